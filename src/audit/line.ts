@@ -1,0 +1,90 @@
+/**
+ * The audit line: its fields, their order, and its id. This is a contract with grep, jq and log
+ * shippers (README "The audit line"); the JSON Schema in schema/audit-line.schema.json is generated
+ * from AuditLineSchema by `npm run schema` and a test keeps the two equal.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import Type, { type Static } from 'typebox';
+
+const ISO_MS = '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$';
+
+export const AuditLineSchema = Type.Object(
+  {
+    time: Type.String({ pattern: ISO_MS, description: 'EventTime as ISO-8601 UTC with ms; the receive time when EventTime is absent' }),
+    event: Type.Literal('group.member.exit'),
+    sdkAppId: Type.String({ pattern: '^[0-9]+$', description: 'SDKAppID from the query string' }),
+    groupId: Type.String({ description: 'GroupId' }),
+    groupType: Type.String({ description: 'Type: Work, Public, Meeting, AVChatRoom, Community, or an older name' }),
+    exitType: Type.Union([Type.Literal('Kicked'), Type.Literal('Quit')]),
+    operator: Type.String({ description: 'Operator_Account: the kicker for Kicked, the member for Quit' }),
+    member: Type.String({ minLength: 1, description: 'one Member_Account of ExitMemberList' }),
+    eventTime: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], { description: 'EventTime in Unix ms, or null when absent' }),
+    receivedAt: Type.String({ pattern: ISO_MS, description: 'when this service received the callback' }),
+    clientIp: Type.Union([Type.String(), Type.Null()], { description: 'query ClientIP: the end user, not the IM backend' }),
+    optPlatform: Type.Union([Type.String(), Type.Null()], { description: 'query OptPlatform, free text' }),
+    id: Type.String({ pattern: '^[0-9a-f]{32}$', description: 'stable for a retried callback when EventTime is present; random otherwise' }),
+  },
+  { additionalProperties: false, $id: 'https://member-exit-audit/audit-line.schema.json', title: 'member-exit-audit line' },
+);
+
+export type AuditLine = Static<typeof AuditLineSchema>;
+
+/** What one callback contributes to every line it produces. */
+export interface ExitEvent {
+  sdkAppId: string;
+  groupId: string;
+  groupType: string;
+  exitType: 'Kicked' | 'Quit';
+  operator: string;
+  eventTime: number | null;
+  receivedAt: number;
+  clientIp: string | null;
+  optPlatform: string | null;
+}
+
+// U+2028/U+2029 are legal in JSON but some line splitters (JavaScript, Python's splitlines) break
+// lines on them: escape them so that a line is a line for every reader.
+const LINE_SEPARATORS = /[\u2028\u2029]/g;
+const escapeSeparators = (c: string) => (c === '\u2028' ? '\\u2028' : '\\u2029');
+function str(s: string): string {
+  const j = JSON.stringify(s);
+  return j.includes('\u2028') || j.includes('\u2029') ? j.replace(LINE_SEPARATORS, escapeSeparators) : j;
+}
+const orNull = (s: string | null) => (s === null ? 'null' : str(s));
+
+/** The id of one member line: a hash of the event's identity when EventTime is known, else random. */
+export function lineId(e: ExitEvent, member: string): string {
+  if (e.eventTime === null) return randomUUID().replace(/-/g, '');
+  // JSON of an array is an unambiguous encoding of the tuple, whatever the strings contain.
+  const key = JSON.stringify([e.sdkAppId, e.groupId, e.eventTime, e.exitType, e.operator, member]);
+  return createHash('sha256').update(key).digest('hex').slice(0, 32);
+}
+
+/** The NDJSON text of one callback and how many lines it holds. */
+export interface Lines {
+  text: string;
+  count: number;
+}
+
+/**
+ * The NDJSON lines of one callback, one per distinct member, in ExitMemberList order, each ending
+ * in `\n`. Fields common to all members are serialised once.
+ */
+export function formatLines(e: ExitEvent, members: readonly string[]): Lines {
+  const head =
+    `{"time":"${new Date(e.eventTime ?? e.receivedAt).toISOString()}","event":"group.member.exit"` +
+    `,"sdkAppId":${str(e.sdkAppId)},"groupId":${str(e.groupId)},"groupType":${str(e.groupType)}` +
+    `,"exitType":"${e.exitType}","operator":${str(e.operator)},"member":`;
+  const tail =
+    `,"eventTime":${e.eventTime === null ? 'null' : e.eventTime}` +
+    `,"receivedAt":"${new Date(e.receivedAt).toISOString()}"` +
+    `,"clientIp":${orNull(e.clientIp)},"optPlatform":${orNull(e.optPlatform)},"id":"`;
+  let out = '';
+  const seen = new Set<string>();
+  for (const m of members) {
+    if (seen.has(m)) continue;
+    seen.add(m);
+    out += head + str(m) + tail + lineId(e, m) + '"}\n';
+  }
+  return { text: out, count: seen.size };
+}

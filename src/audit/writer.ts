@@ -1,0 +1,361 @@
+/**
+ * The append-only writer with group commit.
+ *
+ * Callers hand in the complete lines of one callback and are answered when *their* lines are
+ * written (durability `write`) or written and fdatasync'ed (`fsync`). While a write is in flight,
+ * new callbacks queue and go out together in the next single write. Every completed write and
+ * sync goes through `release`, which decides: write the rest, sync, answer, fail, reopen, or go on.
+ *
+ * A failed write is undone (ftruncate back to where the batch began) so no partial line stays.
+ * Reopen (SIGHUP, or a rename/deletion seen by the rotation check) happens only between batches,
+ * so a batch never straddles two files.
+ */
+import fs from 'node:fs';
+import { dirname } from 'node:path';
+import type { Logger } from 'pino';
+import { AppError, type ErrorName } from '../errors.js';
+
+/** Most bytes read backwards per step when looking for the last newline of a torn file. */
+const TAIL_CHUNK = 64 * 1024;
+/** First and largest wait before retrying a failed open: fast to recover, gentle on a sick disk. */
+const OPEN_RETRY_MIN_MS = 100;
+const OPEN_RETRY_MAX_MS = 5000;
+
+export type Durability = 'write' | 'fsync';
+
+export interface WriterOptions {
+  path: string;
+  durability: Durability;
+  /** Bytes that may wait; beyond, append() refuses at once (OVERLOADED). */
+  maxQueueBytes: number;
+  /** A caller waits at most this long for its lines; then DEADLINE. */
+  deadlineMs: number;
+  /** Interval of the rename/deletion check. */
+  rotateCheckMs: number;
+  log: Logger;
+  /** Told about each completed batch, for metrics. */
+  onBatch?: (b: { callbacks: number; bytes: number; writeMs: number; syncMs: number }) => void;
+  /** Told about each failure, for metrics. */
+  onError?: (code: string) => void;
+}
+
+interface Pending {
+  data: string;
+  bytes: number;
+  expires: number;
+  settled: boolean;
+  resolve: () => void;
+  reject: (err: AppError) => void;
+}
+
+export class AuditWriter {
+  private fd: number | null = null;
+  private ino = 0;
+  private dev = 0;
+  private queue: Pending[] = [];
+  private queuedBytes = 0;
+  private batch: Pending[] = [];
+  private batchBuf: Buffer = Buffer.alloc(0);
+  private batchDone = 0;
+  private batchStart = 0;
+  private writeMs = 0;
+  private busy = false;
+  private scheduled = false;
+  private reopenWanted = false;
+  private closing = false;
+  private failing = false;
+  private openRetryMs = OPEN_RETRY_MIN_MS;
+  private openRetry: NodeJS.Timeout | null = null;
+  private drained: (() => void) | null = null;
+  private readonly timers: NodeJS.Timeout[] = [];
+  /** How many times the file was (re)opened, for metrics. */
+  reopens = 0;
+
+  constructor(private readonly opts: WriterOptions) {}
+
+  /** Open the file (cutting a torn tail) and start the rotation and deadline checks. */
+  start(): void {
+    this.openNow();
+    const rotate = setInterval(() => this.checkRotation(), this.opts.rotateCheckMs);
+    const sweep = setInterval(() => this.sweep(), Math.max(10, Math.min(100, this.opts.deadlineMs / 10)));
+    rotate.unref();
+    sweep.unref();
+    this.timers.push(rotate, sweep);
+  }
+
+  /** True when the file is open, the last write succeeded and the queue has room. */
+  get ready(): boolean {
+    return this.fd !== null && !this.failing && !this.closing && this.queuedBytes < this.opts.maxQueueBytes / 2;
+  }
+
+  /** Bytes waiting for the disk (not counting the batch in flight). */
+  get queueBytes(): number {
+    return this.queuedBytes;
+  }
+
+  /** Append the lines of one callback; resolves once they are written (and synced). */
+  append(data: string): Promise<void> {
+    if (this.closing) return Promise.reject(new AppError('SHUTTING_DOWN'));
+    if (this.fd === null) return Promise.reject(this.fail('NOT_READY'));
+    const bytes = Buffer.byteLength(data);
+    if (this.queuedBytes + bytes > this.opts.maxQueueBytes) return Promise.reject(this.fail('OVERLOADED'));
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ data, bytes, expires: Date.now() + this.opts.deadlineMs, settled: false, resolve, reject });
+      this.queuedBytes += bytes;
+      this.schedule();
+    });
+  }
+
+  /** Reopen the path between batches (SIGHUP after logrotate). */
+  reopen(): void {
+    this.reopenWanted = true;
+    this.schedule();
+  }
+
+  /** Write what is queued, sync, close the file. New appends are refused from now on. */
+  async close(): Promise<void> {
+    this.closing = true;
+    for (const t of this.timers) clearInterval(t);
+    if (this.openRetry) clearTimeout(this.openRetry);
+    if (this.busy || this.queue.length) {
+      await new Promise<void>((resolve) => {
+        this.drained = resolve;
+        this.schedule();
+      });
+    }
+    if (this.fd !== null) {
+      const fd = this.fd;
+      this.fd = null;
+      try {
+        fs.fdatasyncSync(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
+    }
+  }
+
+  private fail(code: ErrorName): AppError {
+    this.opts.onError?.(code);
+    return new AppError(code);
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.busy) return;
+    this.scheduled = true;
+    // setImmediate, not a microtask: callbacks parsed in the same event-loop turn share one write.
+    setImmediate(() => {
+      this.scheduled = false;
+      this.next();
+    });
+  }
+
+  /** Between batches: reopen if asked, then write everything queued as one buffer. */
+  private next(): void {
+    if (this.busy) return;
+    if (this.reopenWanted && !this.closing) {
+      this.reopenWanted = false;
+      this.openNow();
+    }
+    const batch = this.queue.filter((p) => !p.settled);
+    this.queue = [];
+    this.queuedBytes = 0;
+    if (batch.length === 0 || this.fd === null) {
+      for (const p of batch) this.settle(p, this.fail('NOT_READY'));
+      if (this.drained && !this.busy) this.drained();
+      return;
+    }
+    this.busy = true;
+    this.batch = batch;
+    this.batchBuf = Buffer.from(batch.length === 1 ? batch[0]!.data : batch.map((p) => p.data).join(''));
+    this.batchDone = 0;
+    this.batchStart = performance.now();
+    fs.write(this.fd, this.batchBuf, 0, this.batchBuf.length, null, (err, n) => this.release(err, n));
+  }
+
+  /** The one place every write and sync completion lands. */
+  private release(err: NodeJS.ErrnoException | null, n: number): void {
+    const fd = this.fd!;
+    if (err) return this.undoBatch(err, 'write');
+    this.batchDone += n;
+    if (this.batchDone < this.batchBuf.length) {
+      // Short write (a signal, or the disk filling): write the rest; O_APPEND keeps it contiguous.
+      fs.write(fd, this.batchBuf, this.batchDone, this.batchBuf.length - this.batchDone, null, (e, m) => this.release(e, m));
+      return;
+    }
+    this.writeMs = performance.now() - this.batchStart;
+    if (this.opts.durability === 'fsync') {
+      const syncStart = performance.now();
+      fs.fdatasync(fd, (e) => (e ? this.undoBatch(e, 'fsync') : this.finishBatch(performance.now() - syncStart)));
+    } else {
+      this.finishBatch(0);
+    }
+  }
+
+  private finishBatch(syncMs: number): void {
+    if (this.failing) {
+      this.failing = false;
+      this.opts.log.info({ stage: 'sending', file: this.opts.path }, 'audit writes recovered');
+    }
+    const batch = this.batch;
+    this.opts.onBatch?.({ callbacks: batch.length, bytes: this.batchBuf.length, writeMs: this.writeMs, syncMs });
+    this.endBatch();
+    for (const p of batch) this.settle(p);
+  }
+
+  /**
+   * A write or sync failed: cut the file back to where this batch began, so that no partial (or
+   * unacknowledged) line stays, and fail every caller of the batch. The next batch tries again,
+   * so a disk that gets space back recovers without a restart.
+   */
+  private undoBatch(err: NodeJS.ErrnoException, op: 'write' | 'fsync'): void {
+    const batch = this.batch;
+    const fd = this.fd!;
+    let undone = true;
+    if (this.batchDone > 0) {
+      try {
+        fs.ftruncateSync(fd, fs.fstatSync(fd).size - this.batchDone);
+      } catch {
+        undone = false;
+      }
+    }
+    if (!this.failing) {
+      this.failing = true;
+      this.opts.log.error(
+        { stage: 'sending', err: { code: err.code, message: err.message }, op, file: this.opts.path, undone },
+        'audit write failed',
+      );
+    }
+    this.endBatch();
+    for (const p of batch) this.settle(p, this.fail('WRITE_FAILED'));
+    // EIO, a deleted directory, a revoked permission: a fresh open may be what fixes it.
+    this.reopenWanted = true;
+  }
+
+  private endBatch(): void {
+    this.busy = false;
+    this.batch = [];
+    this.batchBuf = Buffer.alloc(0);
+    if (this.queue.length || this.reopenWanted) this.schedule();
+    else if (this.drained) this.drained();
+  }
+
+  private settle(p: Pending, err?: AppError): void {
+    if (p.settled) return;
+    p.settled = true;
+    if (err) p.reject(err);
+    else p.resolve();
+  }
+
+  /** Answer DEADLINE to callers that have waited too long; queued ones are then never written. */
+  private sweep(): void {
+    const now = Date.now();
+    for (const p of this.batch) if (!p.settled && p.expires <= now) this.settle(p, this.fail('DEADLINE'));
+    for (const p of this.queue) {
+      if (p.expires > now) break;
+      if (!p.settled) {
+        this.queuedBytes -= p.bytes;
+        this.settle(p, this.fail('DEADLINE'));
+      }
+    }
+  }
+
+  /** Notice a rename or deletion by an outside rotator (no SIGHUP needed). */
+  private checkRotation(): void {
+    if (this.fd === null || this.reopenWanted) return;
+    fs.stat(this.opts.path, (err, st) => {
+      if (err || st.ino !== this.ino || st.dev !== this.dev) {
+        this.opts.log.info({ stage: 'sending', file: this.opts.path, reason: err ? err.code : 'renamed' }, 'audit file moved; reopening');
+        this.reopen();
+      }
+    });
+  }
+
+  /**
+   * Open (or reopen) the path: make the directory, open O_APPEND with mode 0640, cut a torn tail,
+   * sync the directory so a new file's entry survives a crash. Runs only between batches. On
+   * failure the old file (if any) is kept closed and the open is retried with backoff.
+   */
+  private openNow(): void {
+    let fd: number;
+    try {
+      fs.mkdirSync(dirname(this.opts.path), { recursive: true, mode: 0o750 });
+      fd = fs.openSync(this.opts.path, fs.constants.O_RDWR | fs.constants.O_APPEND | fs.constants.O_CREAT, 0o640);
+    } catch (err) {
+      this.closeFd();
+      this.retryOpen(err as NodeJS.ErrnoException);
+      return;
+    }
+    try {
+      this.cutTornTail(fd);
+      if (this.opts.durability === 'fsync') syncDir(dirname(this.opts.path));
+    } catch (err) {
+      fs.closeSync(fd);
+      this.closeFd();
+      this.retryOpen(err as NodeJS.ErrnoException);
+      return;
+    }
+    this.closeFd();
+    const st = fs.fstatSync(fd);
+    this.fd = fd;
+    this.ino = st.ino;
+    this.dev = st.dev;
+    this.reopens++;
+    this.openRetryMs = OPEN_RETRY_MIN_MS;
+    this.opts.log.info({ stage: 'sending', file: this.opts.path, size: st.size }, 'audit file open');
+  }
+
+  private closeFd(): void {
+    if (this.fd === null) return;
+    try {
+      fs.closeSync(this.fd);
+    } catch {
+      // Already unusable; nothing of ours is lost by not closing it cleanly.
+    }
+    this.fd = null;
+  }
+
+  private retryOpen(err: NodeJS.ErrnoException): void {
+    if (!this.failing) {
+      this.failing = true;
+      this.opts.log.error({ stage: 'sending', err: { code: err.code, message: err.message }, file: this.opts.path }, 'cannot open audit file; retrying');
+    }
+    this.opts.onError?.('OPEN_FAILED');
+    if (this.closing || this.openRetry) return;
+    this.openRetry = setTimeout(() => {
+      this.openRetry = null;
+      this.reopen();
+    }, this.openRetryMs);
+    this.openRetry.unref();
+    this.openRetryMs = Math.min(this.openRetryMs * 2, OPEN_RETRY_MAX_MS);
+  }
+
+  /** A file that does not end in `\n` ends in a line that was never acknowledged: cut it. */
+  private cutTornTail(fd: number): void {
+    const size = fs.fstatSync(fd).size;
+    if (size === 0) return;
+    const buf = Buffer.alloc(Math.min(TAIL_CHUNK, size));
+    let end = size;
+    while (end > 0) {
+      const len = Math.min(buf.length, end);
+      fs.readSync(fd, buf, 0, len, end - len);
+      const nl = buf.lastIndexOf(0x0a, len - 1);
+      if (nl === len - 1 && end === size) return;
+      if (nl >= 0) {
+        end = end - len + nl + 1;
+        break;
+      }
+      end -= len;
+    }
+    fs.ftruncateSync(fd, end);
+    this.opts.log.warn({ stage: 'sending', file: this.opts.path, bytes: size - end }, 'cut torn tail of audit file');
+  }
+}
+
+function syncDir(dir: string): void {
+  const dfd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(dfd);
+  } finally {
+    fs.closeSync(dfd);
+  }
+}

@@ -1,0 +1,252 @@
+/**
+ * The configuration: its schema (the user's documentation), the defaults in config/default.json,
+ * a JSON file laid over them, and environment variables on top. Checked once at start; a bad or
+ * unknown key stops the process with one message naming every problem (exit code 2).
+ */
+import { readFileSync } from 'node:fs';
+import Type, { type Static } from 'typebox';
+import { Compile } from 'typebox/compile';
+import { cidrList } from './http/source.js';
+import { describeErrors } from './schema-errors.js';
+
+const App = Type.Object(
+  {
+    /** The app's SDKAppID, digits only, as the IM backend sends it in `SdkAppid`. */
+    sdkAppId: Type.String({ pattern: '^[0-9]{1,20}$' }),
+    /** Callback authentication token from the IM console. With it, every callback must be signed. */
+    token: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
+    /** A file holding the token (read once at start; trailing newline trimmed). For systemd LoadCredential=. */
+    tokenFile: Type.Optional(Type.String({ minLength: 1 })),
+  },
+  { additionalProperties: false },
+);
+
+const ConfigSchema = Type.Object(
+  {
+    listen: Type.Object(
+      {
+        /** Address the callback listener binds. Default 127.0.0.1: put a proxy or an allowlist in front. */
+        host: Type.String({ minLength: 1 }),
+        /** Port of the callback listener; 0 picks any free port (logged in the `listening` line). */
+        port: Type.Integer({ minimum: 0, maximum: 65535 }),
+      },
+      { additionalProperties: false },
+    ),
+    /** The one URL path the IM console is configured with; every command arrives here. */
+    callbackPath: Type.String({ pattern: '^/' }),
+    /** The apps whose callbacks are accepted (query `SdkAppid`). At least one. */
+    apps: Type.Array(App, { minItems: 1 }),
+    /** Source addresses or CIDRs (IPv4, IPv6) allowed to post callbacks; absent means any. 403 otherwise. */
+    allowSources: Type.Optional(Type.Array(Type.String(), { minItems: 1 })),
+    /** Addresses or CIDRs of reverse proxies whose X-Forwarded-For is believed. Empty: the socket address counts. */
+    trustProxy: Type.Array(Type.String()),
+    /** Serve HTTPS directly (no proxy). SIGHUP reloads both files. */
+    tls: Type.Optional(
+      Type.Object({ certFile: Type.String({ minLength: 1 }), keyFile: Type.String({ minLength: 1 }) }, { additionalProperties: false }),
+    ),
+    /** The admin listener: GET /healthz, /readyz, /metrics. Keep it private. */
+    admin: Type.Object(
+      {
+        host: Type.String({ minLength: 1 }),
+        /** 0 picks any free port (logged in the `admin listening` line). */
+        port: Type.Integer({ minimum: 0, maximum: 65535 }),
+      },
+      { additionalProperties: false },
+    ),
+    /** How far `RequestTime` may be from now, in seconds, before a signed callback is a replay. */
+    maxSkewSeconds: Type.Integer({ minimum: 1, maximum: 3600 }),
+    audit: Type.Object(
+      {
+        /** The NDJSON file; relative paths are taken from the working directory. */
+        file: Type.String({ minLength: 1 }),
+        /** `fsync`: ack after write + fdatasync (default). `write`: ack after write (survives a crash of the process, not of the machine). */
+        durability: Type.Union([Type.Literal('fsync'), Type.Literal('write')]),
+        /** Bytes that may wait for the disk; beyond this, callbacks are refused at once with 503. */
+        maxQueueBytes: Type.Integer({ minimum: 65536 }),
+        /** How often (ms) the path is checked for rename or deletion by an outside rotator. */
+        rotateCheckMs: Type.Integer({ minimum: 50, maximum: 60000 }),
+      },
+      { additionalProperties: false },
+    ),
+    limits: Type.Object(
+      {
+        /** Largest accepted body after decoding, in bytes (413 beyond). */
+        bodyBytes: Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024 }),
+        /** Most members in one callback's ExitMemberList. */
+        membersPerCallback: Type.Integer({ minimum: 1, maximum: 100000 }),
+        /** Longest accepted string field (GroupId, accounts, Type, ...), in characters. Tencent's own: 32-byte UserID, 48-byte GroupId. */
+        stringChars: Type.Integer({ minimum: 16, maximum: 65536 }),
+        /** A request that is not answered within this many ms gets 503 (Tencent gives up at 2000). */
+        requestDeadlineMs: Type.Integer({ minimum: 50, maximum: 60000 }),
+        /** Time allowed to receive the request headers (slowloris guard). */
+        headersTimeoutMs: Type.Integer({ minimum: 100 }),
+        /** Time allowed to receive a whole request. */
+        requestTimeoutMs: Type.Integer({ minimum: 100 }),
+        /** Idle keep-alive connections are closed after this many ms. */
+        keepAliveTimeoutMs: Type.Integer({ minimum: 100 }),
+        /** Concurrent connections on the callback listener; more are refused by the kernel queue. */
+        maxConnections: Type.Integer({ minimum: 1 }),
+      },
+      { additionalProperties: false },
+    ),
+    /** On SIGTERM, how long in-flight requests may take before the process exits anyway (exit 1). */
+    shutdownGraceMs: Type.Integer({ minimum: 0, maximum: 600000 }),
+    /** pino level of the operational log on stdout. */
+    logLevel: Type.Union(
+      ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export type Config = Static<typeof ConfigSchema>;
+export type AppConfig = Static<typeof App>;
+export const configSchema = ConfigSchema;
+const CheckConfig = Compile(ConfigSchema);
+
+/** Built-in values for everything config/default.json does not set. */
+const BUILT_IN = {
+  maxSkewSeconds: 60,
+  trustProxy: [],
+  admin: { host: '127.0.0.1', port: 9464 },
+  audit: { maxQueueBytes: 16 * 1024 * 1024, rotateCheckMs: 1000 },
+  limits: {
+    bodyBytes: 1024 * 1024,
+    membersPerCallback: 10000,
+    stringChars: 1024,
+    requestDeadlineMs: 1500,
+    headersTimeoutMs: 10000,
+    requestTimeoutMs: 15000,
+    keepAliveTimeoutMs: 65000,
+    maxConnections: 4096,
+  },
+  shutdownGraceMs: 10000,
+};
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type Json = Record<string, unknown>;
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Objects merge key by key; anything else (arrays included) replaces. */
+export function overlay(base: Json, top: Json): Json {
+  const out: Json = { ...base };
+  for (const [k, v] of Object.entries(top)) {
+    const b = out[k];
+    out[k] = isObject(b) && isObject(v) ? overlay(b, v) : v;
+  }
+  return out;
+}
+
+function readJson(path: string, what: string): Json {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? err}`);
+  }
+  try {
+    const v: unknown = JSON.parse(text);
+    if (!isObject(v)) throw new Error('top level is not an object');
+    return v;
+  } catch (err) {
+    throw new ConfigError(`${what} ${path} is not a JSON object: ${(err as Error).message}`);
+  }
+}
+
+const intOrText = (s: string): number | string => (/^[0-9]+$/.test(s) ? Number(s) : s);
+
+/** The environment variables this service reads, laid over the file config. */
+function fromEnv(env: NodeJS.ProcessEnv, base: Json): Json {
+  const top: Json = {};
+  const listen: Json = {};
+  const audit: Json = {};
+  if (env.HOST !== undefined) listen.host = env.HOST;
+  if (env.PORT !== undefined) listen.port = intOrText(env.PORT);
+  if (env.AUDIT_FILE !== undefined) audit.file = env.AUDIT_FILE;
+  if (env.DURABILITY !== undefined) audit.durability = env.DURABILITY;
+  if (env.LOG_LEVEL !== undefined) top.logLevel = env.LOG_LEVEL;
+  if (env.ADMIN_PORT !== undefined) top.admin = { port: intOrText(env.ADMIN_PORT) };
+  if (Object.keys(listen).length) top.listen = listen;
+  if (Object.keys(audit).length) top.audit = audit;
+  let apps = base.apps;
+  if (env.SDKAPPID !== undefined) {
+    // Keep the settings of an app the file already names; a new one starts bare.
+    const known = new Map(
+      (Array.isArray(apps) ? apps : []).filter(isObject).map((a) => [String(a.sdkAppId), a]),
+    );
+    apps = env.SDKAPPID.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)
+      .map((id) => known.get(id) ?? { sdkAppId: id });
+  }
+  if (env.CALLBACK_TOKEN !== undefined && Array.isArray(apps)) {
+    apps = apps.map((a) => (isObject(a) ? { ...a, token: env.CALLBACK_TOKEN, tokenFile: undefined } : a));
+  }
+  if (apps !== base.apps) top.apps = apps;
+  return top;
+}
+
+export interface LoadOptions {
+  /** `--config FILE`; else env MEMBER_EXIT_AUDIT_CONFIG. */
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+  /** config/default.json; tests point it elsewhere. */
+  defaultsFile?: string;
+}
+
+/** Load, overlay, check and freeze the config. Throws ConfigError naming every problem. */
+export function loadConfig(opts: LoadOptions = {}): Readonly<Config> {
+  const env = opts.env ?? process.env;
+  const defaultsFile = opts.defaultsFile ?? new URL('../config/default.json', import.meta.url).pathname;
+  let merged = overlay(BUILT_IN, readJson(defaultsFile, 'defaults file'));
+  const file = opts.file ?? env.MEMBER_EXIT_AUDIT_CONFIG;
+  if (file) merged = overlay(merged, readJson(file, 'config file'));
+  merged = overlay(merged, fromEnv(env, merged));
+  // A `tokenFile` becomes a `token` here, so the rest of the service sees one shape.
+  if (Array.isArray(merged.apps)) merged.apps = merged.apps.map((a) => (isObject(a) ? stripUndefined(a) : a));
+  if (!CheckConfig.Check(merged)) {
+    const problems = describeErrors(CheckConfig.Errors(merged));
+    throw new ConfigError(`invalid config:\n  - ${problems.join('\n  - ')}`);
+  }
+  const config = merged as Config;
+  const problems: string[] = [];
+  const ids = new Set<string>();
+  config.apps.forEach((app, i) => {
+    if (ids.has(app.sdkAppId)) problems.push(`/apps/${i}/sdkAppId: ${app.sdkAppId} is listed twice`);
+    ids.add(app.sdkAppId);
+    if (app.token !== undefined && app.tokenFile !== undefined) {
+      problems.push(`/apps/${i}: set token or tokenFile, not both`);
+    } else if (app.tokenFile !== undefined) {
+      try {
+        app.token = readFileSync(app.tokenFile, 'utf8').replace(/\r?\n$/, '');
+        if (!app.token) problems.push(`/apps/${i}/tokenFile: ${app.tokenFile} is empty`);
+      } catch (err) {
+        problems.push(`/apps/${i}/tokenFile: cannot read ${app.tokenFile}: ${(err as NodeJS.ErrnoException).code}`);
+      }
+    }
+  });
+  for (const [key, list] of [['allowSources', config.allowSources], ['trustProxy', config.trustProxy]] as const) {
+    try {
+      if (list) cidrList(list);
+    } catch (err) {
+      problems.push(`/${key}: ${(err as Error).message}`);
+    }
+  }
+  if (problems.length) throw new ConfigError(`invalid config:\n  - ${problems.join('\n  - ')}`);
+  return deepFreeze(config);
+}
+
+function stripUndefined(o: Json): Json {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+}
+
+function deepFreeze<T>(o: T): T {
+  if (typeof o === 'object' && o !== null) {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}

@@ -1,0 +1,56 @@
+/**
+ * The two Koa apps: the public one (the callback path and nothing else) and the admin one
+ * (health, readiness, metrics), served on separate listeners.
+ */
+import Koa from 'koa';
+import { Router } from '@koa/router';
+import { AppError } from '../errors.js';
+import { callbackRoute, type CallbackDeps } from './callback.js';
+import { errorReplies } from './reply.js';
+
+export interface Lifecycle {
+  /** Set on SIGTERM: replies then ask the client to close the connection. */
+  stopping: boolean;
+}
+
+export function createApp(deps: CallbackDeps & { lifecycle: Lifecycle }): Koa {
+  const app = new Koa();
+  const router = new Router();
+  router.post(deps.config.callbackPath, ...callbackRoute(deps));
+  router.all(deps.config.callbackPath, () => {
+    throw new AppError('METHOD_NOT_ALLOWED');
+  });
+  app.use(errorReplies(deps.log, deps.metrics, new Set(deps.callbacks.keys())));
+  app.use(async (ctx, next) => {
+    if (deps.lifecycle.stopping) ctx.set('Connection', 'close');
+    await next();
+  });
+  app.use(router.routes());
+  // Koa would print errors to stderr itself; ours are answered and logged in errorReplies.
+  app.silent = true;
+  return app;
+}
+
+export function createAdminApp(deps: Pick<CallbackDeps, 'writer' | 'metrics'>): Koa {
+  const app = new Koa();
+  const router = new Router();
+  const { writer, metrics } = deps;
+  router.get('/healthz', (ctx) => {
+    ctx.body = { status: 'ok' };
+  });
+  router.get('/readyz', (ctx) => {
+    const ready = writer.ready;
+    ctx.status = ready ? 200 : 503;
+    ctx.body = { status: ready ? 'ready' : 'not ready', queueBytes: writer.queueBytes };
+  });
+  router.get('/metrics', async (ctx) => {
+    metrics.queueBytes.set(writer.queueBytes);
+    metrics.reopens.set(writer.reopens);
+    metrics.ready.set(writer.ready ? 1 : 0);
+    ctx.type = metrics.registry.contentType;
+    ctx.body = await metrics.registry.metrics();
+  });
+  app.use(router.routes());
+  app.silent = true;
+  return app;
+}

@@ -1,0 +1,127 @@
+/**
+ * The callback route: POST on the callback path. Cheap checks come before the body is read:
+ * source address, SdkAppid, signature, CallbackCommand; then the body is parsed as JSON whatever
+ * its Content-Type, handed to the command's module, and its lines are appended. The reply is sent
+ * only after the writer confirms them.
+ */
+import type { Context, Middleware, Next } from 'koa';
+import bodyParser from 'koa-bodyparser';
+import type { Logger } from 'pino';
+import type { AuditWriter } from '../audit/writer.js';
+import type { CallbackModule } from '../callbacks/types.js';
+import type { Config } from '../config.js';
+import { AppError } from '../errors.js';
+import type { Metrics } from '../metrics.js';
+import { replyOk, type ReplyState } from './reply.js';
+import { checkSign } from './signature.js';
+import { cidrList, clientAddress } from './source.js';
+
+export interface CallbackDeps {
+  config: Readonly<Config>;
+  writer: AuditWriter;
+  callbacks: ReadonlyMap<string, CallbackModule>;
+  metrics: Metrics;
+  log: Logger;
+}
+
+/** One value of a query parameter; a repeated one is ambiguous and refused. */
+function single(q: Record<string, string | string[] | undefined>, name: string): string | undefined {
+  const v = q[name];
+  if (Array.isArray(v)) throw new AppError('BAD_QUERY', `${name} is repeated`);
+  return v;
+}
+
+/** koa-bodyparser's failures (co-body, raw-body) as our errors. */
+function bodyError(err: { status?: number; type?: string; message?: string }): AppError {
+  switch (err.type) {
+    case 'entity.too.large':
+      return new AppError('BODY_TOO_LARGE');
+    case 'encoding.unsupported':
+      return new AppError('UNSUPPORTED_ENCODING');
+    case 'request.aborted':
+      return new AppError('BAD_JSON', 'request aborted');
+    case 'request.size.invalid':
+      return new AppError('BAD_JSON', 'body length does not match Content-Length');
+  }
+  if (err.status === 415) return new AppError('UNSUPPORTED_ENCODING');
+  if (err.status === 413) return new AppError('BODY_TOO_LARGE');
+  // JSON.parse's own message says where the JSON broke; it quotes only the caller's own bytes.
+  return new AppError('BAD_JSON', (err.message ?? '').slice(0, 120) || undefined);
+}
+
+export function callbackRoute(deps: CallbackDeps): Middleware[] {
+  const { config, writer, callbacks, metrics, log } = deps;
+  const tokens = new Map(config.apps.map((a) => [a.sdkAppId, a.token]));
+  const allowed = config.allowSources ? cidrList(config.allowSources) : null;
+  const trusted = cidrList(config.trustProxy);
+  const maxQuery = config.limits.stringChars;
+
+  const checks = async (ctx: Context, next: Next) => {
+    const state = ctx.state as ReplyState & { receivedAt: number };
+    state.receivedAt = Date.now();
+    if (allowed) {
+      const ip = clientAddress(ctx.socket.remoteAddress ?? '', ctx.get('x-forwarded-for') || undefined, trusted);
+      if (!allowed(ip)) throw new AppError('SOURCE_DENIED', ip);
+    }
+    const q = ctx.query;
+    const sdkAppId = single(q, 'SdkAppid');
+    if (sdkAppId === undefined || !tokens.has(sdkAppId)) throw new AppError('UNKNOWN_APP');
+    state.sdkAppId = sdkAppId;
+    const token = tokens.get(sdkAppId);
+    if (token !== undefined) {
+      checkSign(token, single(q, 'Sign'), single(q, 'RequestTime'), state.receivedAt, config.maxSkewSeconds);
+    }
+    const command = single(q, 'CallbackCommand');
+    if (!command) throw new AppError('MISSING_COMMAND');
+    state.command = command;
+    for (const name of ['ClientIP', 'OptPlatform'] as const) {
+      const v = single(q, name);
+      if (v !== undefined && v.length > maxQuery) throw new AppError('BAD_QUERY', `${name} is longer than ${maxQuery} characters`);
+    }
+    await next();
+  };
+
+  const parse = bodyParser({
+    enableTypes: ['json'],
+    jsonLimit: `${config.limits.bodyBytes}b`,
+    strict: true,
+    // The IM backend promises no Content-Type (PROTOCOL.md): the body is JSON whatever it says.
+    detectJSON: () => true,
+    onerror: (err) => {
+      throw bodyError(err as { status?: number; type?: string });
+    },
+  });
+
+  const dispatch = async (ctx: Context) => {
+    const state = ctx.state as ReplyState & { receivedAt: number; command: string; sdkAppId: string };
+    const raw = (ctx.request as { rawBody?: string }).rawBody ?? '';
+    if (raw.length === 0) throw new AppError('BAD_JSON', 'empty body');
+    // raw-body decodes invalid UTF-8 to U+FFFD; a callback carries none (Tencent sends valid UTF-8).
+    if (raw.includes('\uFFFD')) throw new AppError('BAD_UTF8');
+    const body = ctx.request.body as { CallbackCommand?: unknown } | unknown[];
+    const bodyCommand = Array.isArray(body) ? undefined : body.CallbackCommand;
+    if (bodyCommand !== undefined && bodyCommand !== state.command) {
+      throw new AppError('COMMAND_MISMATCH', `query has ${JSON.stringify(state.command).slice(0, 80)}`);
+    }
+    const module = callbacks.get(state.command);
+    if (!module) {
+      // A command we do not audit (a "before" callback among them) must never be blocked.
+      metrics.callbacks.inc({ command: 'other', result: 'ok' });
+      log.debug({ stage: 'processing', command: state.command, sdkAppId: state.sdkAppId }, 'callback not audited');
+      return replyOk(ctx);
+    }
+    const q = ctx.query as Record<string, string | undefined>;
+    const lines = module.toLines(body, {
+      sdkAppId: state.sdkAppId,
+      clientIp: q.ClientIP ?? null,
+      optPlatform: q.OptPlatform ?? null,
+      receivedAt: state.receivedAt,
+    });
+    await writer.append(lines.text);
+    metrics.lines.inc(lines.count);
+    metrics.callbacks.inc({ command: module.command, result: 'ok' });
+    replyOk(ctx);
+  };
+
+  return [checks, parse, dispatch];
+}

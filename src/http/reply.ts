@@ -1,0 +1,74 @@
+/**
+ * Replies, and the one place errors become them. Success is a precomputed body; every failure is
+ * a FAIL reply with the ErrorCode of its entry in src/errors.ts. An error without `expose` (a bug)
+ * never shows its message to the client: it becomes INTERNAL.
+ */
+import type { Context, Next } from 'koa';
+import type { Logger } from 'pino';
+import { AppError } from '../errors.js';
+import type { Metrics } from '../metrics.js';
+
+const OK_BODY = Buffer.from('{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0}');
+
+export function replyOk(ctx: Context): void {
+  ctx.status = 200;
+  ctx.type = 'application/json';
+  ctx.body = OK_BODY;
+}
+
+export function failBody(err: AppError): string {
+  return JSON.stringify({ ActionStatus: 'FAIL', ErrorInfo: err.message, ErrorCode: err.errorCode });
+}
+
+/** Errors from koa-bodyparser (co-body, raw-body) and Koa itself, by their `type` or status. */
+function fromForeign(err: { status?: number; type?: string; expose?: boolean; message?: string }): AppError {
+  if (err.type === 'entity.too.large' || err.status === 413) return new AppError('BODY_TOO_LARGE');
+  if (err.type === 'encoding.unsupported' || err.status === 415) return new AppError('UNSUPPORTED_ENCODING');
+  if (err.status === 400 && err.expose) return new AppError('BAD_JSON', err.type === 'request.aborted' ? 'request aborted' : undefined);
+  if (err.status === 404) return new AppError('NOT_FOUND');
+  if (err.status === 405) return new AppError('METHOD_NOT_ALLOWED');
+  return new AppError('INTERNAL');
+}
+
+/** Request state the error middleware reads for its one log line and the metrics label. */
+export interface ReplyState {
+  command?: string;
+  sdkAppId?: string;
+}
+
+let seq = 0;
+
+export function errorReplies(log: Logger, metrics: Metrics, handled: ReadonlySet<string>) {
+  return async function replies(ctx: Context, next: Next): Promise<void> {
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body === undefined) throw new AppError('NOT_FOUND');
+    } catch (caught) {
+      const foreign = !(caught instanceof AppError);
+      const err = foreign ? fromForeign(caught as object) : caught;
+      const state = ctx.state as ReplyState;
+      const command = state.command && handled.has(state.command) ? state.command : 'other';
+      metrics.callbacks.inc({ command, result: err.code });
+      ctx.status = err.status;
+      ctx.type = 'application/json';
+      ctx.body = failBody(err);
+      if (err.status === 405) ctx.set('Allow', 'POST');
+      // 503s are logged by the writer once per state change, not once per request.
+      if (err.status !== 503) {
+        const entry = {
+          stage: 'receiving',
+          req: ++seq,
+          method: ctx.method,
+          path: ctx.path,
+          remote: ctx.socket.remoteAddress,
+          sdkAppId: state.sdkAppId,
+          status: err.status,
+          err: { code: err.code, errorCode: err.errorCode, message: err.message },
+        };
+        if (err.code === 'INTERNAL') log.error({ ...entry, cause: String((caught as Error)?.stack ?? caught) }, 'request failed');
+        else log.warn(entry, 'request refused');
+      }
+    }
+  };
+}
+

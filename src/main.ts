@@ -1,0 +1,65 @@
+/**
+ * The process: config -> service; SIGHUP reopens, SIGTERM/SIGINT drain and exit 0.
+ * Exit codes: 0 clean stop, 1 failure at run time (or a drain that outran its grace), 2 bad config.
+ */
+import { pino } from 'pino';
+import { ConfigError, loadConfig } from './config.js';
+import { startService } from './service.js';
+
+/** `--config FILE` or `--config=FILE`; anything else is refused so typos do not pass silently. */
+export function parseServeArgs(argv: readonly string[]): { config?: string } {
+  const out: { config?: string } = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--config' && argv[i + 1] !== undefined) out.config = argv[++i];
+    else if (a.startsWith('--config=')) out.config = a.slice(9);
+    else throw new ConfigError(`unknown argument ${a} (usage: member-exit-audit serve [--config FILE])`);
+  }
+  return out;
+}
+
+export async function serve(argv: readonly string[]): Promise<void> {
+  let config;
+  try {
+    config = loadConfig({ file: parseServeArgs(argv).config });
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`member-exit-audit: ${err.message}\n`);
+    process.exit(2);
+  }
+  const log = pino({ level: config.logLevel, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime });
+  let service;
+  try {
+    service = await startService(config, log);
+  } catch (err) {
+    log.fatal({ stage: 'starting', err: { code: (err as NodeJS.ErrnoException).code, message: (err as Error).message } }, 'cannot start');
+    process.exit(1);
+  }
+  process.on('SIGHUP', () => {
+    log.info({ stage: 'sending' }, 'SIGHUP: reopening');
+    service.reload();
+  });
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ stage: 'stopping', signal }, 'draining');
+    service.stop().then(
+      (inTime) => {
+        log.info({ stage: 'stopping', inTime }, 'stopped');
+        process.exit(inTime ? 0 : 1);
+      },
+      (err: Error) => {
+        log.fatal({ stage: 'stopping', err: { message: err.message } }, 'stop failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+// Run when executed directly (npm start), not when imported by the CLI or tests.
+if (import.meta.url === `file://${process.argv[1]}`) {
+  await serve(process.argv.slice(2));
+}

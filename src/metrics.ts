@@ -1,0 +1,51 @@
+/**
+ * Prometheus metrics (prom-client), served on the admin listener. Label values are bounded: a
+ * command is either one we handle or `other`, a result is `ok` or an error code from src/errors.ts.
+ */
+import client from 'prom-client';
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+export function createMetrics() {
+  const registry = new client.Registry();
+  client.collectDefaultMetrics({ register: registry });
+  const m = {
+    registry,
+    callbacks: new client.Counter({
+      name: 'member_exit_audit_callbacks_total',
+      help: 'Callback requests answered, by command (handled or "other") and result ("ok" or an error code)',
+      labelNames: ['command', 'result'] as const,
+      registers: [registry],
+    }),
+    lines: new client.Counter({ name: 'member_exit_audit_lines_written_total', help: 'Audit lines acknowledged', registers: [registry] }),
+    bytes: new client.Counter({ name: 'member_exit_audit_bytes_written_total', help: 'Bytes written to the audit file', registers: [registry] }),
+    writeSeconds: new client.Histogram({
+      name: 'member_exit_audit_write_seconds',
+      help: 'Time of one batched write()',
+      buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers: [registry],
+    }),
+    syncSeconds: new client.Histogram({
+      name: 'member_exit_audit_fsync_seconds',
+      help: 'Time of one fdatasync() (durability fsync)',
+      buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers: [registry],
+    }),
+    batchCallbacks: new client.Histogram({
+      name: 'member_exit_audit_batch_callbacks',
+      help: 'Callbacks per write (group commit)',
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+      registers: [registry],
+    }),
+    errors: new client.Counter({
+      name: 'member_exit_audit_errors_total',
+      help: 'Errors by type (an error code from the README table, or OPEN_FAILED)',
+      labelNames: ['type'] as const,
+      registers: [registry],
+    }),
+    queueBytes: new client.Gauge({ name: 'member_exit_audit_queue_bytes', help: 'Bytes waiting for the disk', registers: [registry] }),
+    reopens: new client.Gauge({ name: 'member_exit_audit_file_opens', help: 'Times the audit file was opened (start, SIGHUP, rotation seen)', registers: [registry] }),
+    ready: new client.Gauge({ name: 'member_exit_audit_ready', help: '1 when the audit file is writable and the writer not overloaded', registers: [registry] }),
+  };
+  return m;
+}

@@ -63,7 +63,10 @@ export class AuditWriter {
   private scheduled = false;
   private reopenWanted = false;
   private closing = false;
+  /** The last batch failed; cleared by the next one that succeeds. */
   private failing = false;
+  /** The last open failed; cleared by the next one that succeeds. */
+  private openFailing = false;
   private openRetryMs = OPEN_RETRY_MIN_MS;
   private openRetry: NodeJS.Timeout | null = null;
   private drained: (() => void) | null = null;
@@ -227,8 +230,8 @@ export class AuditWriter {
     }
     this.endBatch();
     for (const p of batch) this.settle(p, this.fail('WRITE_FAILED'));
-    // EIO, a deleted directory, a revoked permission: a fresh open may be what fixes it.
-    this.reopenWanted = true;
+    // A deleted file or directory is fixed by a fresh open; the same file on a full disk is not.
+    this.checkRotation();
   }
 
   private endBatch(): void {
@@ -301,6 +304,7 @@ export class AuditWriter {
     this.dev = st.dev;
     this.reopens++;
     this.openRetryMs = OPEN_RETRY_MIN_MS;
+    this.openFailing = false;
     this.opts.log.info({ stage: 'sending', file: this.opts.path, size: st.size }, 'audit file open');
   }
 
@@ -315,8 +319,8 @@ export class AuditWriter {
   }
 
   private retryOpen(err: NodeJS.ErrnoException): void {
-    if (!this.failing) {
-      this.failing = true;
+    if (!this.openFailing) {
+      this.openFailing = true;
       this.opts.log.error({ stage: 'sending', err: { code: err.code, message: err.message }, file: this.opts.path }, 'cannot open audit file; retrying');
     }
     this.opts.onError?.('OPEN_FAILED');

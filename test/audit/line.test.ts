@@ -1,0 +1,82 @@
+import { readFileSync } from 'node:fs';
+import t from 'tap';
+import { Compile } from 'typebox/compile';
+import { AuditLineSchema, formatLines, lineId, type ExitEvent } from '../../src/audit/line.js';
+
+const event: ExitEvent = {
+  sdkAppId: '1400000000',
+  groupId: '@TGS#2J4SZEAEL',
+  groupType: 'Public',
+  exitType: 'Kicked',
+  operator: 'leckie',
+  eventTime: 1670574414123,
+  receivedAt: Date.UTC(2026, 10, 26, 1, 2, 3, 4),
+  clientIp: '127.0.0.1',
+  optPlatform: 'RESTAPI',
+};
+
+t.test('keys in the contract order, compact, newline-terminated', async (t) => {
+  const { text, count } = formatLines(event, ['jared']);
+  t.equal(count, 1);
+  t.ok(text.endsWith('}\n'));
+  t.equal(text.indexOf('\n'), text.length - 1, 'one line');
+  t.same(Object.keys(JSON.parse(text)), ['time', 'event', 'sdkAppId', 'groupId', 'groupType', 'exitType', 'operator', 'member', 'eventTime', 'receivedAt', 'clientIp', 'optPlatform', 'id']);
+  t.equal(text, JSON.stringify(JSON.parse(text)) + '\n', 'compact JSON, same as JSON.stringify');
+  t.match(JSON.parse(text), { time: '2022-12-09T08:26:54.123Z', receivedAt: '2026-11-26T01:02:03.004Z', event: 'group.member.exit' });
+});
+
+t.test('time falls back to the receive time; nulls are JSON null', async (t) => {
+  const line = JSON.parse(formatLines({ ...event, eventTime: null, clientIp: null, optPlatform: null }, ['x']).text);
+  t.equal(line.time, '2026-11-26T01:02:03.004Z');
+  t.equal(line.eventTime, null);
+  t.equal(line.clientIp, null);
+  t.equal(line.optPlatform, null);
+});
+
+t.test('id: derived from the event identity when EventTime is known', async (t) => {
+  t.match(lineId(event, 'jared'), /^[0-9a-f]{32}$/);
+  t.equal(lineId(event, 'jared'), lineId({ ...event, receivedAt: 0, clientIp: 'other', optPlatform: 'iOS' }, 'jared'), 'receive facts do not change it');
+  for (const change of [{ sdkAppId: '1' }, { groupId: 'g' }, { eventTime: 1 }, { exitType: 'Quit' as const }, { operator: 'o' }]) {
+    t.not(lineId({ ...event, ...change }, 'jared'), lineId(event, 'jared'), `changes with ${Object.keys(change)[0]}`);
+  }
+  t.not(lineId(event, 'jared'), lineId(event, 'tommy'));
+  // The tuple encoding is unambiguous: shifting text between fields gives another id.
+  t.not(lineId({ ...event, groupId: 'ab', operator: 'c' }, 'm'), lineId({ ...event, groupId: 'a', operator: 'bc' }, 'm'));
+});
+
+t.test('id: random when EventTime is absent', async (t) => {
+  const e = { ...event, eventTime: null };
+  const ids = new Set(Array.from({ length: 100 }, () => lineId(e, 'jared')));
+  t.equal(ids.size, 100);
+  for (const id of ids) t.match(id, /^[0-9a-f]{32}$/);
+});
+
+t.test('hostile account strings stay on one line and round-trip', async (t) => {
+  const accounts = ['a\nb', 'q"uote', 'back\\slash', 'nul\u0000ctl\u001f', 'ls\u2028ps\u2029', 'emoji 😀', '\ud800 lone surrogate', '</script>'];
+  const { text, count } = formatLines({ ...event, operator: 'op\u2028' }, accounts);
+  t.equal(count, accounts.length);
+  const lines = text.split('\n').slice(0, -1);
+  t.equal(lines.length, accounts.length, 'one physical line per member');
+  t.notOk(/[\u2028\u2029]/.test(text), 'U+2028/U+2029 are escaped');
+  lines.forEach((l, i) => {
+    const v = JSON.parse(l);
+    t.equal(v.member, accounts[i], `account ${i} round-trips`);
+    t.equal(v.operator, 'op\u2028');
+  });
+});
+
+t.test('duplicate members give one line each', async (t) => {
+  t.equal(formatLines(event, ['a', 'a', 'b']).count, 2);
+});
+
+t.test('every line matches the published JSON Schema, which is generated from the TypeBox type', async (t) => {
+  const published = JSON.parse(readFileSync(new URL('../../schema/audit-line.schema.json', import.meta.url), 'utf8'));
+  const { $schema, ...schema } = published;
+  t.equal($schema, 'https://json-schema.org/draft/2020-12/schema');
+  t.same(schema, JSON.parse(JSON.stringify(AuditLineSchema)), 'schema file is up to date (npm run schema)');
+  const check = Compile(published);
+  for (const e of [event, { ...event, eventTime: null, clientIp: null, optPlatform: null }]) {
+    for (const l of formatLines(e, ['a', 'b']).text.split('\n').slice(0, -1)) t.ok(check.Check(JSON.parse(l)));
+  }
+  t.notOk(check.Check({ ...JSON.parse(formatLines(event, ['a']).text), extra: 1 }), 'and refuses other lines');
+});

@@ -1,0 +1,77 @@
+import { readFileSync, writeFileSync as writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import { ConfigError, loadConfig, overlay } from '../src/config.js';
+
+t.test('config/default.json holds the documented defaults', async (t) => {
+  const c = loadConfig({ env: {} });
+  t.match(c, {
+    listen: { host: '127.0.0.1', port: 8080 },
+    callbackPath: '/',
+    apps: [{ sdkAppId: '1400000000' }],
+    audit: { file: 'var/audit/member-exit.ndjson', durability: 'fsync' },
+    admin: { host: '127.0.0.1', port: 9464 },
+    maxSkewSeconds: 60,
+    limits: { bodyBytes: 1048576, requestDeadlineMs: 1500 },
+  });
+  t.ok(Object.isFrozen(c) && Object.isFrozen(c.audit) && Object.isFrozen(c.apps[0]), 'frozen');
+  t.same(JSON.parse(readFileSync(new URL('../config/default.json', import.meta.url), 'utf8')).listen, { host: '127.0.0.1', port: 8080 });
+});
+
+t.test('environment overrides', async (t) => {
+  const c = loadConfig({ env: { HOST: '0.0.0.0', PORT: '0', AUDIT_FILE: '/x/y.ndjson', SDKAPPID: '1400000001, 1400000002', DURABILITY: 'write', LOG_LEVEL: 'debug', ADMIN_PORT: '9999' } });
+  t.match(c, { listen: { host: '0.0.0.0', port: 0 }, audit: { file: '/x/y.ndjson', durability: 'write' }, logLevel: 'debug', admin: { port: 9999 } });
+  t.same(c.apps, [{ sdkAppId: '1400000001' }, { sdkAppId: '1400000002' }]);
+});
+
+t.test('SDKAPPID keeps the settings of apps the file already names; CALLBACK_TOKEN sets every token', async (t) => {
+  const dir = t.testdir({ 'c.json': JSON.stringify({ apps: [{ sdkAppId: '1', token: 'one' }, { sdkAppId: '2' }] }) });
+  const c = loadConfig({ file: join(dir, 'c.json'), env: { SDKAPPID: '1,3' } });
+  t.same(c.apps, [{ sdkAppId: '1', token: 'one' }, { sdkAppId: '3' }]);
+  const d = loadConfig({ file: join(dir, 'c.json'), env: { CALLBACK_TOKEN: 'all' } });
+  t.same(d.apps.map((a) => a.token), ['all', 'all']);
+});
+
+t.test('tokenFile is read at start (systemd LoadCredential=)', async (t) => {
+  const dir = t.testdir({ tok: 's3cret\n', empty: '', 'c.json': '' });
+  const write = (apps: unknown) => {
+    const p = join(dir, `c${Math.random()}.json`);
+    writeFileSync(p, JSON.stringify({ apps }));
+    return p;
+  };
+  const c = loadConfig({ file: write([{ sdkAppId: '1', tokenFile: join(dir, 'tok') }]), env: {} });
+  t.equal(c.apps[0]!.token, 's3cret', 'trailing newline trimmed');
+  t.throws(() => loadConfig({ file: write([{ sdkAppId: '1', tokenFile: join(dir, 'missing') }]), env: {} }), /\/apps\/0\/tokenFile: cannot read .*ENOENT/);
+  t.throws(() => loadConfig({ file: write([{ sdkAppId: '1', tokenFile: join(dir, 'empty') }]), env: {} }), /is empty/);
+  t.throws(() => loadConfig({ file: write([{ sdkAppId: '1', token: 'a', tokenFile: join(dir, 'tok') }]), env: {} }), /token or tokenFile, not both/);
+});
+
+t.test('every problem is named in one error', async (t) => {
+  const dir = t.testdir({
+    'bad.json': JSON.stringify({ listen: { host: '', port: 70000, extra: 1 }, apps: [{ sdkAppId: '1' }, { sdkAppId: '1' }], audit: { durability: 'fast' }, nope: true, allowSources: ['10.0.0.0/99'] }),
+    'dup.json': JSON.stringify({ apps: [{ sdkAppId: '1' }, { sdkAppId: '1' }], trustProxy: ['x'] }),
+    'notjson.json': '{',
+    'array.json': '[]',
+  });
+  const msg = (file: string) => {
+    try {
+      loadConfig({ file: join(dir, file), env: {} });
+      return 'loaded';
+    } catch (err) {
+      t.type(err, ConfigError);
+      return (err as Error).message;
+    }
+  };
+  const bad = msg('bad.json');
+  for (const p of ['/listen/host', '/listen/port', '/listen/extra: unknown key', '/audit/durability', '/nope: unknown key']) t.match(bad, p);
+  const dup = msg('dup.json');
+  t.match(dup, '/apps/1/sdkAppId: 1 is listed twice');
+  t.match(dup, '/trustProxy: x is not an IPv4 or IPv6 address or CIDR');
+  t.match(msg('notjson.json'), /is not a JSON object/);
+  t.match(msg('array.json'), /top level is not an object/);
+  t.match(msg('missing.json'), /cannot read config file .*ENOENT/);
+});
+
+t.test('overlay merges objects and replaces arrays', async (t) => {
+  t.same(overlay({ a: { b: 1, c: 2 }, l: [1, 2] }, { a: { c: 3 }, l: [9] }), { a: { b: 1, c: 3 }, l: [9] });
+});

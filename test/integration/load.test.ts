@@ -1,0 +1,65 @@
+import { readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import t from 'tap';
+import { parseLines, readLines } from '../helpers/lines.js';
+import { sendMany } from '../helpers/load.js';
+import { startTest } from '../helpers/service.js';
+
+t.test('2,000 callbacks over 50 connections: one valid line per member, none torn', async (t) => {
+  const svc = await startTest(t);
+  const sent = await sendMany(svc.port, { total: 2000, connections: 50 });
+  t.equal(sent.errors.length, 0);
+  t.equal(sent.refused.length, 0);
+  t.equal(sent.acked.length, 2000);
+  const lines = readLines(svc.file);
+  const expected = sent.acked.flat().sort();
+  t.equal(lines.length, expected.length, `${expected.length} lines`);
+  t.same(lines.map((l) => l.member).sort(), expected, 'exactly the acknowledged members, once each');
+});
+
+t.test('a reply is never sent before its lines are in the file', async (t) => {
+  for (const durability of ['fsync', 'write']) {
+    const svc = await startTest(t, { audit: { durability } });
+    const sizeAtReply = new Map<string, number>();
+    const sent = await sendMany(svc.port, {
+      total: 500,
+      connections: 20,
+      onReply: (members, reply) => {
+        if (reply.status === 200) for (const m of members) sizeAtReply.set(m, statSync(svc.file).size);
+      },
+    });
+    const text = readFileSync(svc.file, 'utf8');
+    let offset = 0;
+    let late = 0;
+    for (const line of text.split('\n').slice(0, -1)) {
+      offset += Buffer.byteLength(line) + 1;
+      const m = (JSON.parse(line) as { member: string }).member;
+      if ((sizeAtReply.get(m) ?? -1) < offset) late++;
+    }
+    t.equal(sent.acked.length, 500, `${durability}: all callbacks acknowledged`);
+    t.equal(sizeAtReply.size, sent.acked.flat().length, `${durability}: every member seen`);
+    t.equal(late, 0, `${durability}: every line ended in the file before its reply arrived`);
+    await svc.stop();
+  }
+});
+
+t.test('renaming the file under load loses, duplicates and splits nothing', async (t) => {
+  const svc = await startTest(t, { audit: { rotateCheckMs: 100 } });
+  const dir = dirname(svc.file);
+  let renames = 0;
+  const rotator = setInterval(() => {
+    try {
+      renameSync(svc.file, `${svc.file}.${++renames}`);
+    } catch {
+      renames--; // not created yet
+    }
+  }, 150);
+  const sent = await sendMany(svc.port, { total: 3000, connections: 50 });
+  clearInterval(rotator);
+  await svc.stop();
+  t.ok(renames >= 3, `renamed ${renames} times`);
+  const files = readdirSync(dir).map((f) => join(dir, f));
+  const lines = files.flatMap((f) => parseLines(readFileSync(f, 'utf8'), f));
+  t.equal(sent.refused.length + sent.errors.length, 0);
+  t.same(lines.map((l) => l.member).sort(), sent.acked.flat().sort(), 'every acknowledged member exactly once across the files');
+});

@@ -58,7 +58,12 @@ export async function startService(config: Readonly<Config>, log: Logger): Promi
   const lifecycle: Lifecycle = { stopping: false };
   const app = createApp({ config, writer, callbacks: buildCallbacks(config.limits), metrics, log, lifecycle });
   const tlsFiles = () => config.tls && { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) };
-  const server = config.tls ? https.createServer(tlsFiles() as https.ServerOptions, app.callback()) : http.createServer(app.callback());
+  // Node checks header/request timeouts every connectionsCheckingInterval (default 30 s): check
+  // often enough that the configured slow-client limits hold.
+  const serverOpts = { connectionsCheckingInterval: Math.min(1000, Math.ceil(config.limits.headersTimeoutMs / 2)) };
+  const server = config.tls
+    ? https.createServer({ ...serverOpts, ...(tlsFiles() as https.ServerOptions) }, app.callback())
+    : http.createServer(serverOpts, app.callback());
   server.headersTimeout = config.limits.headersTimeoutMs;
   server.requestTimeout = config.limits.requestTimeoutMs;
   server.keepAliveTimeout = config.limits.keepAliveTimeoutMs;

@@ -2,7 +2,9 @@
  * Start the real service in-process on ephemeral ports with a temporary audit file, and talk to
  * it over real sockets.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { loadConfig, overlay, type Config } from '../../src/config.js';
@@ -12,15 +14,14 @@ export const SHARED = new URL('../../../shared/fixtures/', import.meta.url).path
 export const MEMBER_EXIT = 'Group.CallbackAfterMemberExit';
 export const APP = '1400000000';
 
-type Test = {
-  testdir(fixture?: object): string;
-  teardown(fn: () => unknown): void;
-};
+type Test = { teardown(fn: () => unknown): void };
 
 /** A config from config/default.json with overrides, the audit file in a fresh test dir. */
 export function testConfig(t: Test, over: Record<string, unknown> = {}): Config {
-  const dir = t.testdir();
-  const base = loadConfig({ env: { PORT: '0', ADMIN_PORT: '0', AUDIT_FILE: join(dir, 'audit', 'member-exit.ndjson'), LOG_LEVEL: 'silent' } });
+  // Its own folder, not t.testdir(): that one is wiped whenever a test asks for it again.
+  const dir = mkdtempSync(join(tmpdir(), 'member-exit-audit-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const base = loadConfig({ env: { PORT: '0', ADMIN_PORT: '0', AUDIT_FILE: join(dir, 'member-exit.ndjson'), LOG_LEVEL: 'silent' } });
   return overlay(structuredClone(base) as never, over) as unknown as Config;
 }
 

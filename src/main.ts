@@ -27,7 +27,13 @@ export async function serve(argv: readonly string[]): Promise<void> {
     process.stderr.write(`member-exit-audit: ${err.message}\n`);
     process.exit(2);
   }
-  const log = pino({ level: config.logLevel, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime });
+  const log = pino({
+    level: config.logLevel,
+    base: { pid: process.pid },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    // Our `err` fields are already plain { code, message } objects: log them as they are.
+    serializers: { err: (e: unknown) => e },
+  });
   let service;
   try {
     service = await startService(config, log);

@@ -15,7 +15,8 @@ export interface Lifecycle {
 
 export function createApp(deps: CallbackDeps & { lifecycle: Lifecycle }): Koa {
   const app = new Koa();
-  const router = new Router();
+  // strict: `//` is not `/`; the IM console posts to exactly one path.
+  const router = new Router({ strict: true });
   router.post(deps.config.callbackPath, ...callbackRoute(deps));
   router.all(deps.config.callbackPath, () => {
     throw new AppError('METHOD_NOT_ALLOWED');

@@ -46,7 +46,15 @@ export function request(
 ): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { host: '127.0.0.1', port, method: opts.method ?? 'POST', path: opts.path ?? '/', headers: opts.headers, agent: opts.agent ?? false },
+      {
+        host: '127.0.0.1',
+        port,
+        method: opts.method ?? 'POST',
+        path: opts.path ?? '/',
+        // An explicit length: node sends DELETE/OPTIONS bodies unframed otherwise.
+        headers: { 'content-length': opts.body === undefined ? 0 : Buffer.byteLength(opts.body), ...opts.headers },
+        agent: opts.agent ?? false,
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));

@@ -15,13 +15,13 @@ export interface Sent {
  */
 export async function sendMany(
   port: number,
-  opts: { total: number; connections: number; prefix?: string; onReply?: (members: string[], reply: Reply) => void; params?: Record<string, string> },
+  opts: { total: number; connections: number; prefix?: string; stopWhen?: () => boolean; onReply?: (members: string[], reply: Reply) => void; params?: Record<string, string> },
 ): Promise<Sent> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: opts.connections });
   const out: Sent = { acked: [], refused: [], errors: [] };
   let next = 0;
   const worker = async () => {
-    while (next < opts.total) {
+    while (next < opts.total && !opts.stopWhen?.()) {
       const n = next++;
       const members = Array.from({ length: (n % 3) + 1 }, (_, k) => `${opts.prefix ?? 'm'}-${n}-${k}`);
       const body = exitBody({ GroupId: `@TGS#g${n % 17}`, ExitMemberList: members.map((m) => ({ Member_Account: m })), EventTime: 1700000000000 + n });

@@ -1,0 +1,47 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import t from 'tap';
+import { requireTool } from '../helpers/tools.js';
+
+const UNIT = new URL('../../systemd/member-exit-audit.service', import.meta.url).pathname;
+
+t.test('systemd-analyze verify is clean', async (t) => {
+  const bin = requireTool(t, 'systemd-analyze');
+  if (!bin) return;
+  const r = spawnSync(bin, ['verify', UNIT], { encoding: 'utf8' });
+  t.equal(r.status, 0);
+  t.equal((r.stdout + r.stderr).trim(), '', 'no warnings');
+});
+
+t.test('systemd-analyze security rates the unit 1.5 or lower (OK band)', async (t) => {
+  const bin = requireTool(t, 'systemd-analyze');
+  if (!bin) return;
+  const out = execFileSync(bin, ['security', '--offline=true', UNIT], { encoding: 'utf8' });
+  const m = /Overall exposure level for .*: (\d+\.\d+) (\w+)/.exec(out);
+  t.ok(m, 'the score is printed');
+  t.comment(`systemd-analyze security: ${m?.[1]} ${m?.[2]}`);
+  t.ok(Number(m?.[1]) <= 1.5, `exposure ${m?.[1]} <= 1.5`);
+  t.equal(m?.[2], 'OK');
+});
+
+t.test('the unit has what operators rely on', async (t) => {
+  const unit = readFileSync(UNIT, 'utf8');
+  for (const line of [
+    'User=member-exit-audit',
+    'ExecReload=/bin/kill -HUP $MAINPID',
+    'Restart=on-failure',
+    'LogsDirectory=member-exit-audit',
+    'LoadCredential=token:/etc/member-exit-audit/token',
+    'Environment=MEMBER_EXIT_AUDIT_CONFIG=/etc/member-exit-audit/config.json',
+    'ProtectSystem=strict',
+    'ReadWritePaths=/var/log/member-exit-audit',
+    'NoNewPrivileges=yes',
+    'PrivateTmp=yes',
+    'ProtectHome=yes',
+    'CapabilityBoundingSet=\n',
+    'UMask=0027',
+    'SystemCallFilter=@system-service',
+  ]) {
+    t.ok(unit.includes(line), line.trim());
+  }
+});

@@ -96,14 +96,17 @@ export class AuditWriter {
     return this.queuedBytes;
   }
 
-  /** Append the lines of one callback; resolves once they are written (and synced). */
-  append(data: string): Promise<void> {
+  /**
+   * Append the lines of one callback; resolves once they are written (and synced). The deadline
+   * runs from `since` (when the request arrived), so time spent before the writer counts too.
+   */
+  append(data: string, since = Date.now()): Promise<void> {
     if (this.closing) return Promise.reject(new AppError('SHUTTING_DOWN'));
     if (this.fd === null) return Promise.reject(this.fail('NOT_READY'));
     const bytes = Buffer.byteLength(data);
     if (this.queuedBytes + bytes > this.opts.maxQueueBytes) return Promise.reject(this.fail('OVERLOADED'));
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ data, bytes, expires: Date.now() + this.opts.deadlineMs, settled: false, resolve, reject });
+      this.queue.push({ data, bytes, expires: since + this.opts.deadlineMs, settled: false, resolve, reject });
       this.queuedBytes += bytes;
       this.schedule();
     });

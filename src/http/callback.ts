@@ -117,7 +117,7 @@ export function callbackRoute(deps: CallbackDeps): Middleware[] {
       optPlatform: q.OptPlatform ?? null,
       receivedAt: state.receivedAt,
     });
-    await writer.append(lines.text);
+    await writer.append(lines.text, state.receivedAt);
     metrics.lines.inc(lines.count);
     metrics.callbacks.inc({ command: module.command, result: 'ok' });
     replyOk(ctx);

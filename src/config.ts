@@ -65,6 +65,8 @@ const ConfigSchema = Type.Object(
         maxQueueBytes: Type.Integer({ minimum: 65536 }),
         /** How often (ms) the path is checked for rename or deletion by an outside rotator. */
         rotateCheckMs: Type.Integer({ minimum: 50, maximum: 60000 }),
+        /** Tamper evidence: each line gains `prev`, the SHA-256 of the line before (README "Tamper evidence"). */
+        chain: Type.Boolean(),
       },
       { additionalProperties: false },
     ),
@@ -109,7 +111,7 @@ const BUILT_IN = {
   maxSkewSeconds: 60,
   trustProxy: [],
   admin: { host: '127.0.0.1', port: 9464 },
-  audit: { maxQueueBytes: 16 * 1024 * 1024, rotateCheckMs: 1000 },
+  audit: { maxQueueBytes: 16 * 1024 * 1024, rotateCheckMs: 1000, chain: false },
   limits: {
     bodyBytes: 1024 * 1024,
     membersPerCallback: 10000,

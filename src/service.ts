@@ -41,6 +41,7 @@ export async function startService(config: Readonly<Config>, log: Logger): Promi
     maxQueueBytes: config.audit.maxQueueBytes,
     deadlineMs: config.limits.requestDeadlineMs,
     rotateCheckMs: config.audit.rotateCheckMs,
+    chain: config.audit.chain,
     log,
     onBatch: (b) => {
       metrics.bytes.inc(b.bytes);

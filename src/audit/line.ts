@@ -23,6 +23,9 @@ export const AuditLineSchema = Type.Object(
     clientIp: Type.Union([Type.String(), Type.Null()], { description: 'query ClientIP: the end user, not the IM backend' }),
     optPlatform: Type.Union([Type.String(), Type.Null()], { description: 'query OptPlatform, free text' }),
     id: Type.String({ pattern: '^[0-9a-f]{32}$', description: 'stable for a retried callback when EventTime is present; random otherwise' }),
+    prev: Type.Optional(
+      Type.String({ pattern: '^[0-9a-f]{64}$', description: 'with audit.chain: SHA-256 (hex) of the previous line, without its newline; 64 zeros for the first line ever' }),
+    ),
   },
   { additionalProperties: false, $id: 'https://member-exit-audit/audit-line.schema.json', title: 'member-exit-audit line' },
 );
@@ -46,7 +49,8 @@ export interface ExitEvent {
 // lines on them: escape them so that a line is a line for every reader.
 const LINE_SEPARATORS = /[\u2028\u2029]/g;
 const escapeSeparators = (c: string) => (c === '\u2028' ? '\\u2028' : '\\u2029');
-function str(s: string): string {
+/** A JSON string literal exactly as the audit line writes it (query builds its byte needles with it). */
+export function str(s: string): string {
   const j = JSON.stringify(s);
   return j.includes('\u2028') || j.includes('\u2029') ? j.replace(LINE_SEPARATORS, escapeSeparators) : j;
 }

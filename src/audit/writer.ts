@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { AppError, type ErrorName } from '../errors.js';
+import { chainHeadAtStart, chainLines, GENESIS } from './chain.js';
 
 /** Most bytes read backwards per step when looking for the last newline of a torn file. */
 const TAIL_CHUNK = 64 * 1024;
@@ -32,6 +33,8 @@ export interface WriterOptions {
   deadlineMs: number;
   /** Interval of the rename/deletion check. */
   rotateCheckMs: number;
+  /** Tamper evidence: add `prev` (hash of the previous line) to every line. */
+  chain?: boolean;
   log: Logger;
   /** Told about each completed batch, for metrics. */
   onBatch?: (b: { callbacks: number; bytes: number; writeMs: number; syncMs: number }) => void;
@@ -71,6 +74,9 @@ export class AuditWriter {
   private openRetry: NodeJS.Timeout | null = null;
   private drained: (() => void) | null = null;
   private readonly timers: NodeJS.Timeout[] = [];
+  /** With `chain`: the hash of the last line written, and its value before the batch in flight. */
+  private chainHead = GENESIS;
+  private chainBefore = GENESIS;
   /** How many times the file was (re)opened, for metrics. */
   reopens = 0;
 
@@ -79,6 +85,8 @@ export class AuditWriter {
   /** Open the file (cutting a torn tail) and start the rotation and deadline checks. */
   start(): void {
     this.openNow();
+    // After openNow: a torn tail is cut first, so the head is the last acknowledged line.
+    if (this.opts.chain) this.chainHead = chainHeadAtStart(this.opts.path);
     const rotate = setInterval(() => this.checkRotation(), this.opts.rotateCheckMs);
     const sweep = setInterval(() => this.sweep(), Math.max(10, Math.min(100, this.opts.deadlineMs / 10)));
     rotate.unref();
@@ -172,7 +180,12 @@ export class AuditWriter {
     }
     this.busy = true;
     this.batch = batch;
-    this.batchBuf = Buffer.from(batch.length === 1 ? batch[0]!.data : batch.map((p) => p.data).join(''));
+    let text = batch.length === 1 ? batch[0]!.data : batch.map((p) => p.data).join('');
+    if (this.opts.chain) {
+      this.chainBefore = this.chainHead;
+      ({ text, head: this.chainHead } = chainLines(text, this.chainHead));
+    }
+    this.batchBuf = Buffer.from(text);
     this.batchDone = 0;
     this.batchStart = performance.now();
     fs.write(this.fd, this.batchBuf, 0, this.batchBuf.length, null, (err, n) => this.release(err, n));
@@ -224,6 +237,8 @@ export class AuditWriter {
         undone = false;
       }
     }
+    // The undone lines are not in the chain either.
+    this.chainHead = this.chainBefore;
     if (!this.failing) {
       this.failing = true;
       this.opts.log.error(

@@ -1,0 +1,50 @@
+#!/usr/bin/env node
+/**
+ * The `member-exit-audit` command: `serve` (the service), `query`, `verify`.
+ */
+import { serve } from './main.js';
+import { query, QUERY_HELP } from './trail/query.js';
+import { verify, VERIFY_HELP } from './trail/verify.js';
+
+const HELP = `Usage: member-exit-audit <command> [options]
+
+Commands:
+  serve [--config FILE]   run the service (what npm start runs)
+  query [options] [FILE]  find audit lines: --member, --group, --operator, --since, ...
+  verify [FILE...]        check the tamper-evidence chain across the current and rotated files
+
+member-exit-audit <command> --help shows a command's options.
+`;
+
+const SERVE_HELP = `Usage: member-exit-audit serve [--config FILE]
+
+Receive Group.CallbackAfterMemberExit callbacks and append one NDJSON line per exited member.
+Config: config/default.json, then --config FILE (or MEMBER_EXIT_AUDIT_CONFIG), then the
+environment (HOST, PORT, AUDIT_FILE, SDKAPPID, DURABILITY, LOG_LEVEL, CALLBACK_TOKEN, ADMIN_PORT).
+Signals: SIGHUP reopens the audit file; SIGTERM drains and exits 0. Bad config: exit 2.
+`;
+
+const [command, ...rest] = process.argv.slice(2);
+const wantsHelp = rest.includes('--help') || rest.includes('-h');
+switch (command) {
+  case 'serve':
+    if (wantsHelp) process.stdout.write(SERVE_HELP);
+    else await serve(rest);
+    break;
+  case 'query':
+    process.exitCode = wantsHelp ? (process.stdout.write(QUERY_HELP), 0) : await query(rest);
+    break;
+  case 'verify':
+    process.exitCode = wantsHelp ? (process.stdout.write(VERIFY_HELP), 0) : await verify(rest);
+    break;
+  case undefined:
+  case '--help':
+  case '-h':
+  case 'help':
+    process.stdout.write(HELP);
+    process.exitCode = command === undefined ? 2 : 0;
+    break;
+  default:
+    process.stderr.write(`member-exit-audit: unknown command ${command}\n\n${HELP}`);
+    process.exitCode = 2;
+}

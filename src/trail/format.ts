@@ -1,0 +1,56 @@
+/** Output of `query`: NDJSON (the lines as written), an aligned table for people, or CSV. */
+import type { AuditLine } from '../audit/line.js';
+
+export type Format = 'ndjson' | 'table' | 'csv';
+
+export const CSV_COLUMNS = ['time', 'event', 'sdkAppId', 'groupId', 'groupType', 'exitType', 'operator', 'member', 'eventTime', 'receivedAt', 'clientIp', 'optPlatform', 'id'] as const;
+
+/**
+ * RFC 4180 quoting. A cell starting with `=` gets a leading apostrophe, so that an account name
+ * never runs as a formula in an investigator's spreadsheet. `+ - @` are left alone: Tencent group
+ * ids start with `@` and accounts may be negative numbers, and those must stay exact.
+ */
+export function csvCell(v: unknown): string {
+  let s = v === null || v === undefined ? '' : String(v);
+  if (s.startsWith('=')) s = `'${s}`;
+  return /[",\r\n']/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+export function csvHeader(): string {
+  return CSV_COLUMNS.join(',') + '\n';
+}
+
+export function csvRow(l: AuditLine): string {
+  return CSV_COLUMNS.map((c) => csvCell(l[c])).join(',') + '\n';
+}
+
+/** ISO-8601 in the machine's local time zone, with its offset: 2022-12-09 16:26:54.123 +08:00. */
+export function localTime(iso: string): string {
+  const d = new Date(iso);
+  const off = -d.getTimezoneOffset();
+  const p = (n: number, w = 2) => String(Math.abs(n)).padStart(w, '0');
+  return (
+    `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)} ` +
+    `${off < 0 ? '-' : '+'}${p(Math.trunc(off / 60))}:${p(off % 60)}`
+  );
+}
+
+const TABLE_COLUMNS: [string, (l: AuditLine, local: boolean) => string][] = [
+  ['TIME', (l, local) => (local ? localTime(l.time) : l.time)],
+  ['APP', (l) => l.sdkAppId],
+  ['GROUP', (l) => l.groupId],
+  ['EXIT', (l) => l.exitType],
+  ['OPERATOR', (l) => l.operator],
+  ['MEMBER', (l) => l.member],
+];
+
+/** Control characters would break the alignment (and a terminal): show them escaped. */
+const printable = (s: string) => s.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
+export function table(lines: AuditLine[], local: boolean): string {
+  const rows = lines.map((l) => TABLE_COLUMNS.map(([, get]) => printable(get(l, local))));
+  const head = TABLE_COLUMNS.map(([h]) => h);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const fmt = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ') + '\n';
+  return fmt(head) + rows.map(fmt).join('');
+}

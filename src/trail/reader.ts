@@ -1,0 +1,99 @@
+/**
+ * Stream the lines of audit files, plain or gzip, in constant memory. With a needle, only lines
+ * that contain it are handed out: the byte search runs over whole chunks (Buffer.indexOf), so the
+ * lines that cannot match are never cut out or parsed.
+ */
+import { createReadStream } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+
+const NL = 0x0a;
+const CHUNK = 1 << 20;
+
+export interface Line {
+  /** The line's bytes, without its newline. */
+  bytes: Buffer;
+  file: string;
+  /** 1-based. */
+  lineNo: number;
+}
+
+/** Gzip is told by its magic bytes, so `.1` holding gzip or `.gz` holding text both read right. */
+async function* decoded(input: Readable): AsyncGenerator<Buffer> {
+  const it = input[Symbol.asyncIterator]();
+  const first = await it.next();
+  if (first.done) return;
+  const head = first.value as Buffer;
+  if (head[0] === 0x1f && head[1] === 0x8b) {
+    const gunzip = createGunzip({ chunkSize: CHUNK });
+    const feed = (async () => {
+      gunzip.write(head);
+      for (let r = await it.next(); !r.done; r = await it.next()) {
+        if (!gunzip.write(r.value)) await new Promise((res) => gunzip.once('drain', res));
+      }
+      gunzip.end();
+    })();
+    feed.catch((err: Error) => gunzip.destroy(err));
+    yield* gunzip as AsyncIterable<Buffer>;
+    await feed;
+  } else {
+    yield head;
+    for (let r = await it.next(); !r.done; r = await it.next()) yield r.value as Buffer;
+  }
+}
+
+function countNewlines(buf: Buffer, from: number, to: number): number {
+  let n = 0;
+  for (let i = buf.indexOf(NL, from); i !== -1 && i < to; i = buf.indexOf(NL, i + 1)) n++;
+  return n;
+}
+
+/**
+ * Lines of one source, optionally only those containing `needle`. A last line without a newline
+ * (a torn tail, or a file being written) is handed out too; the caller decides what it is.
+ */
+export async function* readLines(source: string | Readable, name: string, needle?: Buffer): AsyncGenerator<Line> {
+  const input = typeof source === 'string' ? createReadStream(source, { highWaterMark: CHUNK }) : source;
+  let carry: Buffer | null = null;
+  let lineNo = 0;
+  for await (const chunk of decoded(input)) {
+    let start = 0;
+    if (carry) {
+      const nl = chunk.indexOf(NL);
+      if (nl === -1) {
+        carry = Buffer.concat([carry, chunk]);
+        continue;
+      }
+      const line = Buffer.concat([carry, chunk.subarray(0, nl)]);
+      carry = null;
+      lineNo++;
+      if (!needle || line.includes(needle)) yield { bytes: line, file: name, lineNo };
+      start = nl + 1;
+    }
+    const last = chunk.lastIndexOf(NL);
+    if (last < start) {
+      carry = chunk.subarray(start);
+      continue;
+    }
+    if (needle) {
+      let pos = start;
+      for (let hit = chunk.indexOf(needle, pos); hit !== -1 && hit < last; hit = chunk.indexOf(needle, pos)) {
+        const lineStart = hit === 0 ? 0 : chunk.lastIndexOf(NL, hit - 1) + 1;
+        const lineEnd = chunk.indexOf(NL, hit);
+        lineNo += countNewlines(chunk, pos, lineStart) + 1;
+        yield { bytes: chunk.subarray(lineStart, lineEnd), file: name, lineNo };
+        pos = lineEnd + 1;
+      }
+      lineNo += countNewlines(chunk, pos, last + 1);
+    } else {
+      for (let pos = start, nl = chunk.indexOf(NL, pos); nl !== -1 && nl <= last; pos = nl + 1, nl = chunk.indexOf(NL, pos)) {
+        yield { bytes: chunk.subarray(pos, nl), file: name, lineNo: ++lineNo };
+      }
+    }
+    carry = last + 1 < chunk.length ? Buffer.from(chunk.subarray(last + 1)) : null;
+  }
+  if (carry && carry.length) {
+    lineNo++;
+    if (!needle || carry.includes(needle)) yield { bytes: carry, file: name, lineNo };
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * `member-exit-audit verify`: walk the hash chain (`prev`) across the current and rotated files in
+ * order. Exit 0 with the line count when every line's `prev` is the hash of the line before; exit 1
+ * at the first file and line where a line was removed, inserted, reordered or altered.
+ */
+import { parseArgs } from 'node:util';
+import { GENESIS, lineHash } from '../audit/chain.js';
+import { loadConfig } from '../config.js';
+import { trailFiles } from './files.js';
+import { readLines } from './reader.js';
+
+export const VERIFY_HELP = `Usage: member-exit-audit verify [options] [FILE...]
+
+Check the tamper-evidence chain (config audit.chain: true) across the audit file and its rotated
+siblings, oldest first (or across the FILEs given, in the order given; plain or gzip).
+
+  --genesis        also require the first line to be the first line ever (prev = 64 zeros):
+                   use it when no rotated file has been deleted by retention
+  --config FILE    config file naming the audit file
+  -h, --help       this help
+
+Exit status: 0 the chain is intact, 1 it is broken (the first break is printed), 2 usage error.
+`;
+
+type Io = { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream };
+
+export async function verify(argv: string[], io: Io = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+  let args;
+  try {
+    args = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { genesis: { type: 'boolean', default: false }, config: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } },
+    });
+  } catch (err) {
+    io.stderr.write(`member-exit-audit verify: ${(err as Error).message}\n\n${VERIFY_HELP}`);
+    return 2;
+  }
+  if (args.values.help) {
+    io.stdout.write(VERIFY_HELP);
+    return 0;
+  }
+  let files: string[];
+  try {
+    files = args.positionals.length ? args.positionals : trailFiles(loadConfig({ file: args.values.config }).audit.file);
+  } catch (err) {
+    io.stderr.write(`member-exit-audit verify: ${(err as Error).message}\n`);
+    return 2;
+  }
+  if (!files.length) {
+    io.stderr.write('member-exit-audit verify: no audit file found\n');
+    return 2;
+  }
+
+  const broken = (where: string, why: string) => {
+    io.stdout.write(`BROKEN at ${where}: ${why}\n`);
+    return 1;
+  };
+  let prevHash: string | null = null;
+  let prevWhere = '';
+  let lines = 0;
+  let anchor: string | null = null;
+  try {
+    for (const file of files) {
+      for await (const line of readLines(file, file)) {
+        const where = `${file}:${line.lineNo}`;
+        const text = line.bytes.toString('utf8');
+        let prev: unknown;
+        try {
+          prev = (JSON.parse(text) as { prev?: unknown }).prev;
+        } catch {
+          return broken(where, 'not a JSON line (altered or torn)');
+        }
+        if (prevHash === null && prev === undefined) continue; // written before the chain was turned on
+        if (typeof prev !== 'string' || !/^[0-9a-f]{64}$/.test(prev)) return broken(where, 'no valid "prev" field (a line inserted or altered)');
+        if (prevHash === null) {
+          anchor = prev;
+          if (args.values.genesis && prev !== GENESIS) return broken(where, 'the first line is not the first line ever (--genesis): earlier lines or files are missing');
+        } else if (prev !== prevHash) {
+          const at = line.lineNo === 1 && prevWhere && !prevWhere.startsWith(`${file}:`) ? ` (the first line of ${file}; the chain ended at ${prevWhere}: a file or lines between them are missing or altered)` : '';
+          return broken(where, `"prev" is not the hash of the line before: a line was removed, inserted or reordered here, or the line before was altered${at}`);
+        }
+        prevHash = lineHash(line.bytes);
+        prevWhere = where;
+        lines++;
+      }
+    }
+  } catch (err) {
+    io.stderr.write(`member-exit-audit verify: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}\n`);
+    return 2;
+  }
+  if (lines === 0) return broken(files.join(' '), 'no chained line found (is audit.chain on?)');
+  const from = anchor === GENESIS ? 'from the first line ever' : `anchored at prev ${anchor} (older lines are not in these files)`;
+  io.stdout.write(`OK: ${lines} chained lines in ${files.length} files, ${from}; last line hash ${prevHash}\n`);
+  return 0;
+}

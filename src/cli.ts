@@ -2,9 +2,7 @@
 /**
  * The `member-exit-audit` command: `serve` (the service), `query`, `verify`.
  */
-import { serve } from './main.js';
-import { query, QUERY_HELP } from './trail/query.js';
-import { verify, VERIFY_HELP } from './trail/verify.js';
+// Each command loads only what it needs: query must not pay for Koa, pino and prom-client.
 
 const HELP = `Usage: member-exit-audit <command> [options]
 
@@ -29,13 +27,13 @@ const wantsHelp = rest.includes('--help') || rest.includes('-h');
 switch (command) {
   case 'serve':
     if (wantsHelp) process.stdout.write(SERVE_HELP);
-    else await serve(rest);
+    else await (await import('./main.js')).serve(rest);
     break;
   case 'query':
-    process.exitCode = wantsHelp ? (process.stdout.write(QUERY_HELP), 0) : await query(rest);
+    process.exitCode = await (await import('./trail/query.js')).query(rest);
     break;
   case 'verify':
-    process.exitCode = wantsHelp ? (process.stdout.write(VERIFY_HELP), 0) : await verify(rest);
+    process.exitCode = await (await import('./trail/verify.js')).verify(rest);
     break;
   case undefined:
   case '--help':

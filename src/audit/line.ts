@@ -5,6 +5,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import Type, { type Static } from 'typebox';
+import { str } from './json.js';
 
 const ISO_MS = '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$';
 
@@ -45,15 +46,6 @@ export interface ExitEvent {
   optPlatform: string | null;
 }
 
-// U+2028/U+2029 are legal in JSON but some line splitters (JavaScript, Python's splitlines) break
-// lines on them: escape them so that a line is a line for every reader.
-const LINE_SEPARATORS = /[\u2028\u2029]/g;
-const escapeSeparators = (c: string) => (c === '\u2028' ? '\\u2028' : '\\u2029');
-/** A JSON string literal exactly as the audit line writes it (query builds its byte needles with it). */
-export function str(s: string): string {
-  const j = JSON.stringify(s);
-  return j.includes('\u2028') || j.includes('\u2029') ? j.replace(LINE_SEPARATORS, escapeSeparators) : j;
-}
 const orNull = (s: string | null) => (s === null ? 'null' : str(s));
 
 /** The id of one member line: a hash of the event's identity when EventTime is known, else random. */

@@ -2,7 +2,8 @@
  * Query filters: what the user asked for, as a byte needle (to skip most lines unparsed) and an
  * exact predicate on the parsed line.
  */
-import { str, type AuditLine } from '../audit/line.js';
+import { str } from '../audit/json.js';
+import type { AuditLine } from '../audit/line.js';
 
 export interface Filters {
   member?: string;

@@ -16,8 +16,9 @@ export class Output {
     });
   }
 
+  /** A Buffer is copied: a line is a view into a 1 MiB read chunk, which it would otherwise keep alive. */
   async write(s: string | Buffer): Promise<void> {
-    this.parts.push(s);
+    this.parts.push(typeof s === 'string' ? s : Buffer.from(s));
     this.size += s.length;
     if (this.size >= FLUSH_AT) await this.flush();
   }

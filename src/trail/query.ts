@@ -5,7 +5,6 @@
  */
 import { parseArgs } from 'node:util';
 import type { AuditLine } from '../audit/line.js';
-import { loadConfig } from '../config.js';
 import { matches, needleOf, parseTime, UsageError, type Filters } from './filter.js';
 import { csvHeader, csvRow, table, type Format } from './format.js';
 import { Output } from './output.js';
@@ -38,6 +37,11 @@ Output:
 Exit status: 0 lines matched, 1 none matched, 2 usage error. Malformed lines are reported on
 stderr with file and line number and skipped.
 `;
+
+/** The configured audit file; the config module (TypeBox) is loaded only when no FILE is given. */
+export async function configuredFile(file: string | undefined): Promise<string> {
+  return (await import('../config.js')).loadConfig({ file }).audit.file;
+}
 
 export async function query(argv: string[], io = { stdout: process.stdout as NodeJS.WritableStream, stderr: process.stderr as NodeJS.WritableStream }): Promise<number> {
   let args;
@@ -86,7 +90,7 @@ export async function query(argv: string[], io = { stdout: process.stdout as Nod
       since: v.since === undefined ? undefined : parseTime(v.since),
       until: v.until === undefined ? undefined : parseTime(v.until),
     };
-    sources = args.positionals.length ? args.positionals : trailFiles(loadConfig({ file: v.config }).audit.file);
+    sources = args.positionals.length ? args.positionals : trailFiles(await configuredFile(v.config));
     if (!sources.length) throw new UsageError('no audit file found (give FILEs, or --config)');
   } catch (err) {
     io.stderr.write(`member-exit-audit query: ${(err as Error).message}\n`);

@@ -5,8 +5,8 @@
  */
 import { parseArgs } from 'node:util';
 import { GENESIS, lineHash } from '../audit/chain.js';
-import { loadConfig } from '../config.js';
 import { trailFiles } from './files.js';
+import { configuredFile } from './query.js';
 import { readLines } from './reader.js';
 
 export const VERIFY_HELP = `Usage: member-exit-audit verify [options] [FILE...]
@@ -42,7 +42,7 @@ export async function verify(argv: string[], io: Io = { stdout: process.stdout, 
   }
   let files: string[];
   try {
-    files = args.positionals.length ? args.positionals : trailFiles(loadConfig({ file: args.values.config }).audit.file);
+    files = args.positionals.length ? args.positionals : trailFiles(await configuredFile(args.values.config));
   } catch (err) {
     io.stderr.write(`member-exit-audit verify: ${(err as Error).message}\n`);
     return 2;

@@ -48,6 +48,17 @@ export interface ExitEvent {
 
 const orNull = (s: string | null) => (s === null ? 'null' : str(s));
 
+// Callbacks arriving in the same millisecond share one receivedAt string.
+let lastMs = NaN;
+let lastIso = '';
+function iso(ms: number): string {
+  if (ms !== lastMs) {
+    lastMs = ms;
+    lastIso = new Date(ms).toISOString();
+  }
+  return lastIso;
+}
+
 /** The id of one member line: a hash of the event's identity when EventTime is known, else random. */
 export function lineId(e: ExitEvent, member: string): string {
   if (e.eventTime === null) return randomUUID().replace(/-/g, '');
@@ -73,7 +84,7 @@ export function formatLines(e: ExitEvent, members: readonly string[]): Lines {
     `,"exitType":"${e.exitType}","operator":${str(e.operator)},"member":`;
   const tail =
     `,"eventTime":${e.eventTime === null ? 'null' : e.eventTime}` +
-    `,"receivedAt":"${new Date(e.receivedAt).toISOString()}"` +
+    `,"receivedAt":"${iso(e.receivedAt)}"` +
     `,"clientIp":${orNull(e.clientIp)},"optPlatform":${orNull(e.optPlatform)},"id":"`;
   let out = '';
   const seen = new Set<string>();

@@ -8,13 +8,19 @@ import type { Context, Middleware, Next } from 'koa';
 import bodyParser from 'koa-bodyparser';
 import type { Logger } from 'pino';
 import type { AuditWriter } from '../audit/writer.js';
-import type { CallbackModule } from '../callbacks/types.js';
+import type { CallbackModule, RequestFacts } from '../callbacks/types.js';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
+import { parseQuery, type Query } from './query.js';
 import { replyOk, type ReplyState } from './reply.js';
 import { checkSign } from './signature.js';
 import { cidrList, clientAddress } from './source.js';
+
+/** What the checks learn about a request, for the dispatch and the error reply. */
+interface CallbackState extends ReplyState, Omit<RequestFacts, 'sdkAppId'> {
+  sdkAppId?: string;
+}
 
 export interface CallbackDeps {
   config: Readonly<Config>;
@@ -25,7 +31,7 @@ export interface CallbackDeps {
 }
 
 /** One value of a query parameter; a repeated one is ambiguous and refused. */
-function single(q: Record<string, string | string[] | undefined>, name: string): string | undefined {
+function single(q: Query, name: string): string | undefined {
   const v = q[name];
   if (Array.isArray(v)) throw new AppError('BAD_QUERY', `${name} is repeated`);
   return v;
@@ -55,15 +61,18 @@ export function callbackRoute(deps: CallbackDeps): Middleware[] {
   const allowed = config.allowSources ? cidrList(config.allowSources) : null;
   const trusted = cidrList(config.trustProxy);
   const maxQuery = config.limits.stringChars;
+  // Label lookups hash the labels on every inc(): bind the success counters once.
+  const okByCommand = new Map([...callbacks.keys()].map((c) => [c, metrics.callbacks.labels(c, 'ok')]));
+  const otherOk = metrics.callbacks.labels('other', 'ok');
 
   const checks = async (ctx: Context, next: Next) => {
-    const state = ctx.state as ReplyState & { receivedAt: number };
+    const state = ctx.state as CallbackState;
     state.receivedAt = Date.now();
     if (allowed) {
       const ip = clientAddress(ctx.socket.remoteAddress ?? '', ctx.get('x-forwarded-for') || undefined, trusted);
       if (!allowed(ip)) throw new AppError('SOURCE_DENIED', ip);
     }
-    const q = ctx.query;
+    const q = parseQuery(ctx.req.url ?? '');
     const sdkAppId = single(q, 'SdkAppid');
     if (sdkAppId === undefined || !tokens.has(sdkAppId)) throw new AppError('UNKNOWN_APP');
     state.sdkAppId = sdkAppId;
@@ -74,10 +83,13 @@ export function callbackRoute(deps: CallbackDeps): Middleware[] {
     const command = single(q, 'CallbackCommand');
     if (!command) throw new AppError('MISSING_COMMAND');
     state.command = command;
-    for (const name of ['ClientIP', 'OptPlatform'] as const) {
-      const v = single(q, name);
+    const clientIp = single(q, 'ClientIP');
+    const optPlatform = single(q, 'OptPlatform');
+    for (const [name, v] of [['ClientIP', clientIp], ['OptPlatform', optPlatform]] as const) {
       if (v !== undefined && v.length > maxQuery) throw new AppError('BAD_QUERY', `${name} is longer than ${maxQuery} characters`);
     }
+    state.clientIp = clientIp ?? null;
+    state.optPlatform = optPlatform ?? null;
     await next();
   };
 
@@ -93,7 +105,7 @@ export function callbackRoute(deps: CallbackDeps): Middleware[] {
   });
 
   const dispatch = async (ctx: Context) => {
-    const state = ctx.state as ReplyState & { receivedAt: number; command: string; sdkAppId: string };
+    const state = ctx.state as Required<CallbackState>;
     const raw = (ctx.request as { rawBody?: string }).rawBody ?? '';
     if (raw.length === 0) throw new AppError('BAD_JSON', 'empty body');
     // raw-body decodes invalid UTF-8 to U+FFFD; a callback carries none (Tencent sends valid UTF-8).
@@ -106,20 +118,14 @@ export function callbackRoute(deps: CallbackDeps): Middleware[] {
     const module = callbacks.get(state.command);
     if (!module) {
       // A command we do not audit (a "before" callback among them) must never be blocked.
-      metrics.callbacks.inc({ command: 'other', result: 'ok' });
+      otherOk.inc();
       log.debug({ stage: 'processing', command: state.command, sdkAppId: state.sdkAppId }, 'callback not audited');
       return replyOk(ctx);
     }
-    const q = ctx.query as Record<string, string | undefined>;
-    const lines = module.toLines(body, {
-      sdkAppId: state.sdkAppId,
-      clientIp: q.ClientIP ?? null,
-      optPlatform: q.OptPlatform ?? null,
-      receivedAt: state.receivedAt,
-    });
+    const lines = module.toLines(body, state as RequestFacts);
     await writer.append(lines.text, state.receivedAt);
     metrics.lines.inc(lines.count);
-    metrics.callbacks.inc({ command: module.command, result: 'ok' });
+    okByCommand.get(module.command)!.inc();
     replyOk(ctx);
   };
 

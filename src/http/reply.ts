@@ -10,9 +10,11 @@ import type { Metrics } from '../metrics.js';
 
 const OK_BODY = Buffer.from('{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0}');
 
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+/** The success reply. The header is set directly: `ctx.type =` looks the type up on every call. */
 export function replyOk(ctx: Context): void {
-  ctx.status = 200;
-  ctx.type = 'application/json';
+  ctx.set('Content-Type', JSON_TYPE);
   ctx.body = OK_BODY;
 }
 
@@ -38,8 +40,9 @@ export interface ReplyState {
 
 let seq = 0;
 
-export function errorReplies(log: Logger, metrics: Metrics, handled: ReadonlySet<string>) {
+export function errorReplies(log: Logger, metrics: Metrics, handled: ReadonlySet<string>, lifecycle: { stopping: boolean }) {
   return async function replies(ctx: Context, next: Next): Promise<void> {
+    if (lifecycle.stopping) ctx.set('Connection', 'close');
     try {
       await next();
       if (ctx.status === 404 && ctx.body === undefined) throw new AppError('NOT_FOUND');
@@ -50,7 +53,7 @@ export function errorReplies(log: Logger, metrics: Metrics, handled: ReadonlySet
       const command = state.command && handled.has(state.command) ? state.command : 'other';
       metrics.callbacks.inc({ command, result: err.code });
       ctx.status = err.status;
-      ctx.type = 'application/json';
+      ctx.set('Content-Type', JSON_TYPE);
       ctx.body = failBody(err);
       if (err.status === 405) ctx.set('Allow', 'POST');
       // 503s are logged by the writer once per state change, not once per request.

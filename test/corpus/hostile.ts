@@ -125,6 +125,7 @@ export function hostileCases(): HostileCase[] {
   for (const id of ['1400000001', '', 'abc', '1400000000 ', '1400000000\u0000', '01400000000', '-1400000000']) {
     add({ name: `SdkAppid ${JSON.stringify(id)}`, params: { SdkAppid: id }, body: VALID_TEXT, status: 403, errorCode: 40301 });
   }
+  add({ name: 'malformed percent-encoding', extraQuery: 'ClientIP=%E0%A4%A', body: VALID_TEXT, status: 400, errorCode: 40006 });
   add({ name: 'over-long ClientIP', params: { ClientIP: 'x'.repeat(1025) }, body: VALID_TEXT, status: 400, errorCode: 40006 });
 
   // Signatures: missing, malformed, stale, wrong.

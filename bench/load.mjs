@@ -1,0 +1,51 @@
+// The load generator (a separate process, pinned to its own CPU by bench/run.mjs): autocannon
+// with distinct callbacks: groups, members and EventTimes all vary; MEMBERS per callback.
+// Prints one JSON result; writes the numbers of the acknowledged callbacks to ACKED_FILE.
+import { writeFileSync } from 'node:fs';
+import autocannon from 'autocannon';
+
+const { PORT, CONNECTIONS, DURATION, MEMBERS, PREFIX, ACKED_FILE } = process.env;
+const members = Number(MEMBERS);
+const query = '/?SdkAppid=1400000000&CallbackCommand=Group.CallbackAfterMemberExit&contenttype=json&ClientIP=10.0.0.7&OptPlatform=Android';
+let n = 0;
+const acked = [];
+
+function body(k) {
+  let list = '';
+  for (let i = 0; i < members; i++) list += `${i ? ',' : ''}{"Member_Account":"${PREFIX}-${k}-${i}"}`;
+  return `{"CallbackCommand":"Group.CallbackAfterMemberExit","GroupId":"@TGS#${k % 997}","Type":"Public","ExitType":"${k % 3 ? 'Quit' : 'Kicked'}","Operator_Account":"${k % 3 ? `${PREFIX}-${k}-0` : 'admin'}","ExitMemberList":[${list}],"EventTime":${1700000000000 + k}}`;
+}
+
+const result = await autocannon({
+  url: `http://127.0.0.1:${PORT}`,
+  connections: Number(CONNECTIONS),
+  duration: Number(DURATION),
+  requests: [
+    {
+      method: 'POST',
+      path: query,
+      setupRequest: (req, context) => {
+        context.k = n++;
+        return { ...req, body: body(context.k) };
+      },
+      onResponse: (status, _body, context) => {
+        if (status >= 200 && status < 300) acked.push(context.k);
+      },
+    },
+  ],
+});
+writeFileSync(ACKED_FILE, JSON.stringify(acked));
+console.log(
+  JSON.stringify({
+    requestsPerSec: result.requests.average,
+    total2xx: result['2xx'],
+    non2xx: result.non2xx,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    sent: n,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    p999: result.latency.p99_9,
+    durationS: result.duration,
+  }),
+);

@@ -1,0 +1,285 @@
+// npm run bench: the service against a bare node:http baseline (bench/baseline.mjs), same load,
+// same durability, same run. Server pinned to CPU 0 and load generator (bench/load.mjs,
+// autocannon) to CPU 1 where `taskset` exists. Prints one table and writes bench/results.json.
+//
+// Env: DURATION (s per run, default 5), RUNS (repeats, median taken, default 3), SOAK (s of the
+// memory soak at 64 connections, default 60; 0 skips), ONLY (a substring of a row's name).
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import http from 'node:http';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+
+const DURATION = Number(process.env.DURATION ?? 5);
+const RUNS = Number(process.env.RUNS ?? 3);
+const SOAK = Number(process.env.SOAK ?? 60);
+const ONLY = process.env.ONLY ?? '';
+const ROOT = new URL('..', import.meta.url).pathname;
+const HAS_TASKSET = (() => {
+  try {
+    execFileSync('taskset', ['-c', '0', 'true']);
+    return true;
+  } catch {
+    return false;
+  }
+})();
+const pinned = (cpu, args) => (HAS_TASKSET ? ['taskset', ['-c', String(cpu), process.execPath, ...args]] : [process.execPath, args]);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** Start the service or the baseline on CPU 0; resolves when it prints its `listening` line. */
+function startServer(kind, durability, dir, extraArgs = []) {
+  const file = join(dir, 'audit', 'member-exit.ndjson');
+  const script = kind === 'service' ? join(ROOT, 'dist/main.js') : join(ROOT, 'bench/baseline.mjs');
+  const [cmd, args] = pinned(0, [...extraArgs, script]);
+  const started = performance.now();
+  const child = spawn(cmd, args, {
+    env: { ...process.env, PORT: '0', ADMIN_PORT: '0', AUDIT_FILE: file, DURABILITY: durability, LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+    cwd: dir,
+  });
+  const lines = [];
+  const server = { child, file, lines, started, port: 0, adminPort: 0 };
+  return new Promise((resolve, reject) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      let rec;
+      try {
+        rec = JSON.parse(line);
+      } catch {
+        return;
+      }
+      lines.push(rec);
+      if (rec.msg === 'admin listening') server.adminPort = rec.port;
+      if (rec.msg === 'listening') {
+        server.port = rec.port;
+        resolve(server);
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`${kind} exited with ${code} before listening`)));
+  });
+}
+
+function stopServer(server) {
+  return new Promise((resolve) => {
+    server.child.once('exit', resolve);
+    server.child.kill('SIGTERM');
+  });
+}
+
+/** Peak resident set (VmHWM) of a live process, in MB. */
+function peakRssMb(pid) {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+function rssMb(pid) {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+function get(port, path) {
+  return new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port, path }, (res) => {
+      let body = '';
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve(body));
+    }).on('error', reject);
+  });
+}
+
+/** The load generator on CPU 1. */
+function runLoad(port, connections, members, duration, dir) {
+  const ackedFile = join(dir, 'acked.json');
+  const [cmd, args] = pinned(1, [join(ROOT, 'bench/load.mjs')]);
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, {
+      env: { ...process.env, PORT: String(port), CONNECTIONS: String(connections), DURATION: String(duration), MEMBERS: String(members), PREFIX: 'b', ACKED_FILE: ackedFile },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.on('exit', (code) => {
+      if (code !== 0) return reject(new Error(`load generator exited ${code}`));
+      resolve({ ...JSON.parse(out.trim().split('\n').at(-1)), acked: JSON.parse(readFileSync(ackedFile, 'utf8')) });
+    });
+  });
+}
+
+/**
+ * The run checks its own output: every line is valid JSON of the contract's shape, every
+ * acknowledged member is there exactly once, and the only other lines are those of callbacks
+ * still in flight when the load stopped (at most one per connection).
+ */
+function checkOutput(file, acked, members, connections) {
+  const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  if (text && !text.endsWith('\n')) throw new Error('torn last line');
+  const seen = new Map();
+  let lines = 0;
+  for (const line of text.split('\n')) {
+    if (!line) continue;
+    const v = JSON.parse(line);
+    if (v.event !== 'group.member.exit' || !/^[0-9a-f]{32}$/.test(v.id)) throw new Error(`bad line ${line}`);
+    const k = Number(v.member.split('-')[1]);
+    seen.set(k, (seen.get(k) ?? 0) + 1);
+    lines++;
+  }
+  for (const k of acked) {
+    if (seen.get(k) !== members) throw new Error(`callback ${k}: ${seen.get(k) ?? 0} lines, expected ${members}`);
+  }
+  const extra = lines - acked.length * members;
+  if (extra < 0 || extra > connections * members) throw new Error(`${extra} lines beyond the acknowledged ones`);
+  return { lines, extra };
+}
+
+async function once(kind, durability, connections, members, duration = DURATION) {
+  const dir = mkdtempSync(join(tmpdir(), `mea-bench-${kind}-`));
+  try {
+    const server = await startServer(kind, durability, dir);
+    await sleep(200);
+    const load = await runLoad(server.port, connections, members, duration, dir);
+    const peak = peakRssMb(server.child.pid);
+    let perSync = null;
+    if (kind === 'service' && durability === 'fsync') {
+      const m = await get(server.adminPort, '/metrics');
+      const sum = Number(/^member_exit_audit_batch_callbacks_sum (\S+)$/m.exec(m)?.[1]);
+      const count = Number(/^member_exit_audit_batch_callbacks_count (\S+)$/m.exec(m)?.[1]);
+      perSync = count ? sum / count : null;
+    }
+    await stopServer(server);
+    if (kind === 'baseline' && durability === 'fsync') {
+      const stats = server.lines.find((l) => l.msg === 'stats');
+      perSync = stats?.batches ? stats.callbacks / stats.batches : null;
+    }
+    const checked = checkOutput(server.file, load.acked, members, connections);
+    return {
+      reqPerSec: load.total2xx / load.durationS,
+      linesPerSec: (load.total2xx * members) / load.durationS,
+      p50: load.p50,
+      p99: load.p99,
+      p999: load.p999,
+      non2xx: load.non2xx + load.errors + load.timeouts,
+      peakRssMb: peak,
+      callbacksPerSync: perSync,
+      lines: checked.lines,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function medianOf(runs) {
+  const keys = Object.keys(runs[0]);
+  return Object.fromEntries(keys.map((k) => [k, runs[0][k] === null ? null : median(runs.map((r) => r[k]))]));
+}
+
+/** Time from spawn to the first acknowledged callback. */
+async function startupMs() {
+  const times = [];
+  for (let i = 0; i < 5; i++) {
+    const dir = mkdtempSync(join(tmpdir(), 'mea-bench-start-'));
+    const t0 = performance.now();
+    const server = await startServer('service', 'fsync', dir);
+    const body = '{"CallbackCommand":"Group.CallbackAfterMemberExit","GroupId":"g","Type":"Public","ExitType":"Quit","Operator_Account":"u","ExitMemberList":[{"Member_Account":"u"}]}';
+    const status = await new Promise((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port: server.port, method: 'POST', path: '/?SdkAppid=1400000000&CallbackCommand=Group.CallbackAfterMemberExit' }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+    if (status !== 200) throw new Error(`first callback got ${status}`);
+    times.push(performance.now() - t0);
+    await stopServer(server);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return { medianMs: median(times), runsMs: times.map(Math.round) };
+}
+
+/** RSS once a second over SOAK seconds at 64 connections; the trend of the second half. */
+async function soak() {
+  const dir = mkdtempSync(join(tmpdir(), 'mea-bench-soak-'));
+  try {
+    const server = await startServer('service', 'fsync', dir);
+    const samples = [];
+    const timer = setInterval(() => samples.push(rssMb(server.child.pid)), 1000);
+    const load = await runLoad(server.port, 64, 1, SOAK, dir);
+    clearInterval(timer);
+    await stopServer(server);
+    checkOutput(server.file, load.acked, 1, 64);
+    const half = samples.slice(Math.floor(samples.length / 2));
+    const n = half.length;
+    const xm = (n - 1) / 2;
+    const ym = half.reduce((a, b) => a + b, 0) / n;
+    const slope = half.reduce((a, y, x) => a + (x - xm) * (y - ym), 0) / half.reduce((a, _, x) => a + (x - xm) ** 2, 0);
+    return { seconds: SOAK, requests: load.total2xx, rssMbFirst: +samples[0].toFixed(1), rssMbMax: +Math.max(...samples).toFixed(1), rssMbLast: +samples.at(-1).toFixed(1), secondHalfSlopeMbPerMin: +(slope * 60).toFixed(2) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const rows = [];
+for (const durability of ['write', 'fsync']) {
+  for (const connections of [1, 16, 64, 256]) rows.push({ durability, connections, members: 1 });
+  for (const members of [10, 100]) rows.push({ durability, connections: 64, members });
+}
+
+const results = [];
+for (const row of rows) {
+  const name = `${row.durability} c=${row.connections} m=${row.members}`;
+  if (ONLY && !name.includes(ONLY)) continue;
+  const service = [];
+  const baseline = [];
+  for (let i = 0; i < RUNS; i++) {
+    // Alternate, so drift on a shared machine hits both alike.
+    service.push(await once('service', row.durability, row.connections, row.members));
+    baseline.push(await once('baseline', row.durability, row.connections, row.members));
+  }
+  const s = medianOf(service);
+  const b = medianOf(baseline);
+  const r = { ...row, service: s, baseline: b, ratio: +(s.reqPerSec / b.reqPerSec).toFixed(2), serviceRuns: service.map((x) => Math.round(x.reqPerSec)), baselineRuns: baseline.map((x) => Math.round(x.reqPerSec)) };
+  results.push(r);
+  process.stderr.write(`${name}: service ${Math.round(s.reqPerSec)} req/s, baseline ${Math.round(b.reqPerSec)} req/s, ratio ${r.ratio}\n`);
+}
+
+const startup = ONLY ? null : await startupMs();
+const memory = ONLY || !SOAK ? null : await soak();
+
+const f = (x, d = 0) => (x === null || x === undefined || Number.isNaN(x) ? '-' : x.toFixed(d));
+const header = '| durability | conns | members | service req/s | lines/s | p50 ms | p99 ms | p99.9 ms | non-2xx | peak RSS MB | callbacks/fsync | baseline req/s | baseline p99 ms | service/baseline |';
+const table = [header, header.replace(/[^|]/g, '-').replace(/-+/g, '---')]
+  .concat(results.map((r) => `| ${r.durability} | ${r.connections} | ${r.members} | ${f(r.service.reqPerSec)} | ${f(r.service.linesPerSec)} | ${f(r.service.p50, 1)} | ${f(r.service.p99, 1)} | ${f(r.service.p999, 1)} | ${f(r.service.non2xx)} | ${f(r.service.peakRssMb, 1)} | ${f(r.service.callbacksPerSync, 1)} | ${f(r.baseline.reqPerSec)} | ${f(r.baseline.p99, 1)} | ${r.ratio.toFixed(2)} |`))
+  .join('\n');
+
+const find = (d, c, m) => results.find((r) => r.durability === d && r.connections === c && r.members === m);
+const targets = [];
+const check = (what, ok, value) => targets.push({ what, ok, value });
+for (const d of ['write', 'fsync']) {
+  const r = find(d, 64, 1);
+  if (r) check(`throughput at 64 connections (${d}) >= 0.80 x baseline`, r.ratio >= 0.8, r.ratio);
+}
+const f64 = find('fsync', 64, 1);
+if (f64) check('p99 at 64 connections, fsync <= 15 ms', f64.service.p99 <= 15, f64.service.p99);
+const f1 = find('fsync', 1, 1);
+if (f1) check('p99 at 1 connection, fsync <= 2 ms', f1.service.p99 <= 2, f1.service.p99);
+for (const d of ['write', 'fsync']) {
+  const r = find(d, 256, 1);
+  if (r) check(`peak RSS at 256 connections (${d}) <= 150 MB`, r.service.peakRssMb <= 150, +r.service.peakRssMb.toFixed(1));
+}
+for (const d of ['write', 'fsync']) {
+  const one = find(d, 64, 1);
+  const hundred = find(d, 64, 100);
+  if (one && hundred) check(`lines/s at 100 members >= 20 x lines/s at 1 member (${d}, 64 connections)`, hundred.service.linesPerSec >= 20 * one.service.linesPerSec, +(hundred.service.linesPerSec / one.service.linesPerSec).toFixed(1));
+}
+if (startup) check('start to first accepted callback < 500 ms', startup.medianMs < 500, Math.round(startup.medianMs));
+if (memory) check('memory flat over the soak (second-half RSS slope < 1 MB/min)', Math.abs(memory.secondHalfSlopeMbPerMin) < 1, memory.secondHalfSlopeMbPerMin);
+
+const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}, ${HAS_TASKSET ? 'server on CPU 0, load on CPU 1 (taskset)' : 'no taskset: unpinned'}`;
+const out = { date: new Date().toISOString(), machine, durationS: DURATION, runs: RUNS, results, startup, memory, targets };
+if (!ONLY) (await import('node:fs')).writeFileSync(new URL('./results.json', import.meta.url), JSON.stringify(out, null, 2) + '\n');
+console.log(`\nmember-exit-audit benchmark: ${machine}; ${DURATION} s per run, median of ${RUNS} runs\n`);
+console.log(table);
+if (startup) console.log(`\nstart to first accepted callback: median ${Math.round(startup.medianMs)} ms (${startup.runsMs.join(', ')})`);
+if (memory) console.log(`memory over ${memory.seconds} s at 64 connections (fsync): RSS ${memory.rssMbFirst} -> max ${memory.rssMbMax} -> ${memory.rssMbLast} MB, second-half slope ${memory.secondHalfSlopeMbPerMin} MB/min, ${memory.requests} callbacks`);
+console.log('\ntargets:');
+for (const tgt of targets) console.log(`  ${tgt.ok ? 'met ' : 'MISS'}  ${tgt.what}: ${tgt.value}`);

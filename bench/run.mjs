@@ -272,7 +272,7 @@ for (const d of ['write', 'fsync']) {
   if (one && hundred) check(`lines/s at 100 members >= 20 x lines/s at 1 member (${d}, 64 connections)`, hundred.service.linesPerSec >= 20 * one.service.linesPerSec, +(hundred.service.linesPerSec / one.service.linesPerSec).toFixed(1));
 }
 if (startup) check('start to first accepted callback < 500 ms', startup.medianMs < 500, Math.round(startup.medianMs));
-if (memory) check('memory flat over the soak (second-half RSS slope < 1 MB/min)', Math.abs(memory.secondHalfSlopeMbPerMin) < 1, memory.secondHalfSlopeMbPerMin);
+if (memory) check('memory flat over the soak (no growth: second-half RSS slope < +1 MB/min)', memory.secondHalfSlopeMbPerMin < 1, memory.secondHalfSlopeMbPerMin);
 
 const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}, ${HAS_TASKSET ? 'server on CPU 0, load on CPU 1 (taskset)' : 'no taskset: unpinned'}`;
 const out = { date: new Date().toISOString(), machine, durationS: DURATION, runs: RUNS, results, startup, memory, targets };

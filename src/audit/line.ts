@@ -59,12 +59,21 @@ function iso(ms: number): string {
   return lastIso;
 }
 
-/** The id of one member line: a hash of the event's identity when EventTime is known, else random. */
+/**
+ * The ids of a callback's lines: a hash of the event's identity when EventTime is known, else
+ * random. The identity is the JSON array [sdkAppId, groupId, eventTime, exitType, operator,
+ * member], an unambiguous encoding whatever the strings hold; its common head is hashed once per
+ * callback and each member's hash continues from a copy of that state.
+ */
+export function idMaker(e: ExitEvent): (member: string) => string {
+  if (e.eventTime === null) return () => randomUUID().replace(/-/g, '');
+  const head = createHash('sha256').update(JSON.stringify([e.sdkAppId, e.groupId, e.eventTime, e.exitType, e.operator]).slice(0, -1) + ',');
+  return (member) => head.copy().update(JSON.stringify(member) + ']').digest('hex').slice(0, 32);
+}
+
+/** The id of one member line (see idMaker). */
 export function lineId(e: ExitEvent, member: string): string {
-  if (e.eventTime === null) return randomUUID().replace(/-/g, '');
-  // JSON of an array is an unambiguous encoding of the tuple, whatever the strings contain.
-  const key = JSON.stringify([e.sdkAppId, e.groupId, e.eventTime, e.exitType, e.operator, member]);
-  return createHash('sha256').update(key).digest('hex').slice(0, 32);
+  return idMaker(e)(member);
 }
 
 /** The NDJSON text of one callback and how many lines it holds. */
@@ -88,10 +97,11 @@ export function formatLines(e: ExitEvent, members: readonly string[]): Lines {
     `,"clientIp":${orNull(e.clientIp)},"optPlatform":${orNull(e.optPlatform)},"id":"`;
   let out = '';
   const seen = new Set<string>();
+  const id = idMaker(e);
   for (const m of members) {
     if (seen.has(m)) continue;
     seen.add(m);
-    out += head + str(m) + tail + lineId(e, m) + '"}\n';
+    out += head + str(m) + tail + id(m) + '"}\n';
   }
   return { text: out, count: seen.size };
 }

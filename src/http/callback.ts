@@ -4,7 +4,7 @@
  * its Content-Type, handed to the command's module, and its lines are appended. The reply is sent
  * only after the writer confirms them.
  */
-import type { Context, Middleware, Next } from 'koa';
+import type { Context, Middleware } from 'koa';
 import bodyParser from 'koa-bodyparser';
 import type { Logger } from 'pino';
 import type { AuditWriter } from '../audit/writer.js';
@@ -55,7 +55,11 @@ function bodyError(err: { status?: number; type?: string; message?: string }): A
   return new AppError('BAD_JSON', (err.message ?? '').slice(0, 120) || undefined);
 }
 
-export function callbackRoute(deps: CallbackDeps): Middleware[] {
+/**
+ * The route as one middleware: checks (synchronous), the body parser (with a no-op `next`), then
+ * the dispatch. One function rather than three composed ones: fewer promises per callback.
+ */
+export function callbackRoute(deps: CallbackDeps): Middleware {
   const { config, writer, callbacks, metrics, log } = deps;
   const tokens = new Map(config.apps.map((a) => [a.sdkAppId, a.token]));
   const allowed = config.allowSources ? cidrList(config.allowSources) : null;
@@ -65,7 +69,7 @@ export function callbackRoute(deps: CallbackDeps): Middleware[] {
   const okByCommand = new Map([...callbacks.keys()].map((c) => [c, metrics.callbacks.labels(c, 'ok')]));
   const otherOk = metrics.callbacks.labels('other', 'ok');
 
-  const checks = async (ctx: Context, next: Next) => {
+  const check = (ctx: Context) => {
     const state = ctx.state as CallbackState;
     state.receivedAt = Date.now();
     if (allowed) {
@@ -90,7 +94,6 @@ export function callbackRoute(deps: CallbackDeps): Middleware[] {
     }
     state.clientIp = clientIp ?? null;
     state.optPlatform = optPlatform ?? null;
-    await next();
   };
 
   const parse = bodyParser({
@@ -129,5 +132,10 @@ export function callbackRoute(deps: CallbackDeps): Middleware[] {
     replyOk(ctx);
   };
 
-  return [checks, parse, dispatch];
+  const parsed = async () => {};
+  return async function callback(ctx: Context) {
+    check(ctx);
+    await parse(ctx, parsed);
+    await dispatch(ctx);
+  };
 }

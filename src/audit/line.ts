@@ -68,7 +68,7 @@ function iso(ms: number): string {
 export function idMaker(e: ExitEvent): (member: string) => string {
   if (e.eventTime === null) return () => randomUUID().replace(/-/g, '');
   const head = createHash('sha256').update(JSON.stringify([e.sdkAppId, e.groupId, e.eventTime, e.exitType, e.operator]).slice(0, -1) + ',');
-  return (member) => head.copy().update(JSON.stringify(member) + ']').digest('hex').slice(0, 32);
+  return (member) => head.copy().update(JSON.stringify(member) + ']').digest().toString('hex', 0, 16);
 }
 
 /** The id of one member line (see idMaker). */

@@ -15,9 +15,8 @@ import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { AppError, type ErrorName } from '../errors.js';
 import { chainHeadAtStart, chainLines, GENESIS } from './chain.js';
+import { cutTornTail, syncDir } from './file.js';
 
-/** Most bytes read backwards per step when looking for the last newline of a torn file. */
-const TAIL_CHUNK = 64 * 1024;
 /** First and largest wait before retrying a failed open: fast to recover, gentle on a sick disk. */
 const OPEN_RETRY_MIN_MS = 100;
 const OPEN_RETRY_MAX_MS = 5000;
@@ -307,7 +306,8 @@ export class AuditWriter {
       return;
     }
     try {
-      this.cutTornTail(fd);
+      const cut = cutTornTail(fd);
+      if (cut) this.opts.log.warn({ stage: 'sending', file: this.opts.path, bytes: cut }, 'cut torn tail of audit file');
       if (this.opts.durability === 'fsync') syncDir(dirname(this.opts.path));
     } catch (err) {
       fs.closeSync(fd);
@@ -349,35 +349,5 @@ export class AuditWriter {
     }, this.openRetryMs);
     this.openRetry.unref();
     this.openRetryMs = Math.min(this.openRetryMs * 2, OPEN_RETRY_MAX_MS);
-  }
-
-  /** A file that does not end in `\n` ends in a line that was never acknowledged: cut it. */
-  private cutTornTail(fd: number): void {
-    const size = fs.fstatSync(fd).size;
-    if (size === 0) return;
-    const buf = Buffer.alloc(Math.min(TAIL_CHUNK, size));
-    let end = size;
-    while (end > 0) {
-      const len = Math.min(buf.length, end);
-      fs.readSync(fd, buf, 0, len, end - len);
-      const nl = buf.lastIndexOf(0x0a, len - 1);
-      if (nl === len - 1 && end === size) return;
-      if (nl >= 0) {
-        end = end - len + nl + 1;
-        break;
-      }
-      end -= len;
-    }
-    fs.ftruncateSync(fd, end);
-    this.opts.log.warn({ stage: 'sending', file: this.opts.path, bytes: size - end }, 'cut torn tail of audit file');
-  }
-}
-
-function syncDir(dir: string): void {
-  const dfd = fs.openSync(dir, 'r');
-  try {
-    fs.fsyncSync(dfd);
-  } finally {
-    fs.closeSync(dfd);
   }
 }

@@ -3,7 +3,7 @@
  * shippers (README "The audit line"); the JSON Schema in schema/audit-line.schema.json is generated
  * from AuditLineSchema by `npm run schema` and a test keeps the two equal.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { hash, randomUUID } from 'node:crypto';
 import Type, { type Static } from 'typebox';
 import { str } from './json.js';
 
@@ -62,13 +62,13 @@ function iso(ms: number): string {
 /**
  * The ids of a callback's lines: a hash of the event's identity when EventTime is known, else
  * random. The identity is the JSON array [sdkAppId, groupId, eventTime, exitType, operator,
- * member], an unambiguous encoding whatever the strings hold; its common head is hashed once per
- * callback and each member's hash continues from a copy of that state.
+ * member], an unambiguous encoding whatever the strings hold; its common head is encoded once per
+ * callback. `crypto.hash` (one-shot, Node 20.12+) costs a quarter of a Hash object per line.
  */
 export function idMaker(e: ExitEvent): (member: string) => string {
   if (e.eventTime === null) return () => randomUUID().replace(/-/g, '');
-  const head = createHash('sha256').update(JSON.stringify([e.sdkAppId, e.groupId, e.eventTime, e.exitType, e.operator]).slice(0, -1) + ',');
-  return (member) => head.copy().update(JSON.stringify(member) + ']').digest().toString('hex', 0, 16);
+  const head = JSON.stringify([e.sdkAppId, e.groupId, e.eventTime, e.exitType, e.operator]).slice(0, -1) + ',';
+  return (member) => hash('sha256', head + JSON.stringify(member) + ']', 'hex').slice(0, 32);
 }
 
 /** The id of one member line (see idMaker). */

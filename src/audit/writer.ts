@@ -255,7 +255,9 @@ export class AuditWriter {
     this.busy = false;
     this.batch = [];
     this.batchBuf = Buffer.alloc(0);
-    if (this.queue.length || this.reopenWanted) this.schedule();
+    // What queued during this batch is the next batch: start it now rather than an event-loop
+    // turn later, as the baseline does; callers waiting on the disk should not also wait on the loop.
+    if (this.queue.length || this.reopenWanted) this.next();
     else if (this.drained) this.drained();
   }
 

@@ -22,11 +22,11 @@ export function failBody(err: AppError): string {
   return JSON.stringify({ ActionStatus: 'FAIL', ErrorInfo: err.message, ErrorCode: err.errorCode });
 }
 
-/** Errors from koa-bodyparser (co-body, raw-body) and Koa itself, by their `type` or status. */
-function fromForeign(err: { status?: number; type?: string; expose?: boolean; message?: string }): AppError {
-  if (err.type === 'entity.too.large' || err.status === 413) return new AppError('BODY_TOO_LARGE');
-  if (err.type === 'encoding.unsupported' || err.status === 415) return new AppError('UNSUPPORTED_ENCODING');
-  if (err.status === 400 && err.expose) return new AppError('BAD_JSON', err.type === 'request.aborted' ? 'request aborted' : undefined);
+/**
+ * Errors that are not ours: Koa's or the router's by status; anything else is a bug (INTERNAL).
+ * The body parser's errors are mapped where it runs (src/http/callback.ts).
+ */
+function fromForeign(err: { status?: number }): AppError {
   if (err.status === 404) return new AppError('NOT_FOUND');
   if (err.status === 405) return new AppError('METHOD_NOT_ALLOWED');
   return new AppError('INTERNAL');

@@ -2,6 +2,8 @@
  * The process: config -> service; SIGHUP reopens, SIGTERM/SIGINT drain and exit 0.
  * Exit codes: 0 clean stop, 1 failure at run time (or a drain that outran its grace), 2 bad config.
  */
+import { realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
 import { ConfigError, loadConfig } from './config.js';
 import { startService } from './service.js';
@@ -65,7 +67,9 @@ export async function serve(argv: readonly string[]): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
-// Run when executed directly (npm start), not when imported by the CLI or tests.
-if (import.meta.url === `file://${process.argv[1]}`) {
+// Run when executed directly (npm start, systemd), not when imported by the CLI or tests. Compared
+// as real-path URLs, so a path with spaces or through a symlink still starts the service.
+const entry = process.argv[1] ? pathToFileURL(realpathSync(process.argv[1])).href : '';
+if (import.meta.url === entry) {
   await serve(process.argv.slice(2));
 }

@@ -69,6 +69,13 @@ export function callbackRoute(deps: CallbackDeps): Middleware {
   const okByCommand = new Map([...callbacks.keys()].map((c) => [c, metrics.callbacks.labels(c, 'ok')]));
   const otherOk = metrics.callbacks.labels('other', 'ok');
 
+  /** A free-text parameter (ClientIP, OptPlatform), or null; no longer than the string limit. */
+  const bounded = (q: Query, name: string): string | null => {
+    const v = single(q, name);
+    if (v !== undefined && v.length > maxQuery) throw new AppError('BAD_QUERY', `${name} is longer than ${maxQuery} characters`);
+    return v ?? null;
+  };
+
   const check = (ctx: Context) => {
     const state = ctx.state as CallbackState;
     state.receivedAt = Date.now();
@@ -87,13 +94,8 @@ export function callbackRoute(deps: CallbackDeps): Middleware {
     const command = single(q, 'CallbackCommand');
     if (!command) throw new AppError('MISSING_COMMAND');
     state.command = command;
-    const clientIp = single(q, 'ClientIP');
-    const optPlatform = single(q, 'OptPlatform');
-    for (const [name, v] of [['ClientIP', clientIp], ['OptPlatform', optPlatform]] as const) {
-      if (v !== undefined && v.length > maxQuery) throw new AppError('BAD_QUERY', `${name} is longer than ${maxQuery} characters`);
-    }
-    state.clientIp = clientIp ?? null;
-    state.optPlatform = optPlatform ?? null;
+    state.clientIp = bounded(q, 'ClientIP');
+    state.optPlatform = bounded(q, 'OptPlatform');
   };
 
   const parse = bodyParser({

@@ -34,3 +34,11 @@ export function trailFiles(current: string): string[] {
   ranked.sort((a, b) => a.r[0] - b.r[0] || (a.r[1] < b.r[1] ? -1 : a.r[1] > b.r[1] ? 1 : 0));
   return ranked.map((x) => join(dir, x.n));
 }
+
+/**
+ * The trail named by the config (`--config`, MEMBER_EXIT_AUDIT_CONFIG, AUDIT_FILE). The config
+ * module (TypeBox) is loaded only here, when no FILE is given, so `query FILE` starts light.
+ */
+export async function configuredTrail(configFile: string | undefined): Promise<string[]> {
+  return trailFiles((await import('../config.js')).loadConfig({ file: configFile }).audit.file);
+}

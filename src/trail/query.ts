@@ -9,7 +9,7 @@ import { matches, needleOf, parseTime, UsageError, type Filters } from './filter
 import { csvHeader, csvRow, table, type Format } from './format.js';
 import { Output } from './output.js';
 import { readLines } from './reader.js';
-import { trailFiles } from './files.js';
+import { configuredTrail } from './files.js';
 
 export const QUERY_HELP = `Usage: member-exit-audit query [options] [FILE... | -]
 
@@ -37,11 +37,6 @@ Output:
 Exit status: 0 lines matched, 1 none matched, 2 usage error. Malformed lines are reported on
 stderr with file and line number and skipped.
 `;
-
-/** The configured audit file; the config module (TypeBox) is loaded only when no FILE is given. */
-export async function configuredFile(file: string | undefined): Promise<string> {
-  return (await import('../config.js')).loadConfig({ file }).audit.file;
-}
 
 export async function query(argv: string[], io = { stdout: process.stdout as NodeJS.WritableStream, stderr: process.stderr as NodeJS.WritableStream }): Promise<number> {
   let args;
@@ -90,7 +85,7 @@ export async function query(argv: string[], io = { stdout: process.stdout as Nod
       since: v.since === undefined ? undefined : parseTime(v.since),
       until: v.until === undefined ? undefined : parseTime(v.until),
     };
-    sources = args.positionals.length ? args.positionals : trailFiles(await configuredFile(v.config));
+    sources = args.positionals.length ? args.positionals : await configuredTrail(v.config);
     if (!sources.length) throw new UsageError('no audit file found (give FILEs, or --config)');
   } catch (err) {
     io.stderr.write(`member-exit-audit query: ${(err as Error).message}\n`);

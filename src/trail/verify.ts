@@ -5,8 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { GENESIS, lineHash } from '../audit/chain.js';
-import { trailFiles } from './files.js';
-import { configuredFile } from './query.js';
+import { configuredTrail } from './files.js';
 import { readLines } from './reader.js';
 
 export const VERIFY_HELP = `Usage: member-exit-audit verify [options] [FILE...]
@@ -42,7 +41,7 @@ export async function verify(argv: string[], io: Io = { stdout: process.stdout, 
   }
   let files: string[];
   try {
-    files = args.positionals.length ? args.positionals : trailFiles(await configuredFile(args.values.config));
+    files = args.positionals.length ? args.positionals : await configuredTrail(args.values.config);
   } catch (err) {
     io.stderr.write(`member-exit-audit verify: ${(err as Error).message}\n`);
     return 2;

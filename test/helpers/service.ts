@@ -2,15 +2,16 @@
  * Start the real service in-process on ephemeral ports with a temporary audit file, and talk to
  * it over real sockets.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { loadConfig, overlay, type Config } from '../../src/config.js';
+import { loadConfig, type Config } from '../../src/config.js';
 import { startService, type Service } from '../../src/service.js';
 
-export const SHARED = new URL('../../../shared/fixtures/', import.meta.url).pathname;
+/** Sample callbacks, copied from Tencent's documentation and a real capture (test/fixtures/README.md). */
+export const FIXTURES = new URL('../fixtures/', import.meta.url).pathname;
 export const MEMBER_EXIT = 'Group.CallbackAfterMemberExit';
 export const APP = '1400000000';
 
@@ -21,8 +22,13 @@ export function testConfig(t: Test, over: Record<string, unknown> = {}): Config 
   // Its own folder, not t.testdir(): that one is wiped whenever a test asks for it again.
   const dir = mkdtempSync(join(tmpdir(), 'member-exit-audit-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const base = loadConfig({ env: { PORT: '0', ADMIN_PORT: '0', AUDIT_FILE: join(dir, 'member-exit.ndjson'), LOG_LEVEL: 'silent' } });
-  return overlay(structuredClone(base) as never, over) as unknown as Config;
+  // Through the real loader, as a config file: tokens and token files are resolved as in production.
+  const file = join(dir, 'config.json');
+  writeFileSync(file, JSON.stringify(over));
+  const named = (over.audit as { file?: string } | undefined)?.file !== undefined;
+  // The audit file in a folder of its own: tests read every file beside it.
+  const env = { PORT: '0', ADMIN_PORT: '0', LOG_LEVEL: 'silent', ...(named ? {} : { AUDIT_FILE: join(dir, 'audit', 'member-exit.ndjson') }) };
+  return structuredClone(loadConfig({ file, env })) as Config;
 }
 
 export async function startTest(t: Test, over: Record<string, unknown> = {}): Promise<Service & { file: string; config: Config }> {

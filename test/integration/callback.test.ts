@@ -1,14 +1,14 @@
 import { readFileSync, statSync } from 'node:fs';
 import t from 'tap';
 import { readLines } from '../helpers/lines.js';
-import { exitBody, post, request, SHARED, startTest, MEMBER_EXIT, APP } from '../helpers/service.js';
+import { exitBody, post, request, FIXTURES, startTest, MEMBER_EXIT, APP } from '../helpers/service.js';
 
 const OK = { ActionStatus: 'OK', ErrorInfo: '', ErrorCode: 0 };
 
 t.test('the documented sample gives the two documented lines', async (t) => {
   const svc = await startTest(t);
-  const body = readFileSync(SHARED + 'doc-sample.json');
-  const qs = readFileSync(SHARED + 'doc-sample.query', 'utf8').trim();
+  const body = readFileSync(FIXTURES + 'doc-sample.json');
+  const qs = readFileSync(FIXTURES + 'doc-sample.query', 'utf8').trim();
   const before = Date.now();
   const res = await request(svc.port, { path: '/?' + qs, body });
   t.equal(res.status, 200);
@@ -28,7 +28,7 @@ t.test('the documented sample gives the two documented lines', async (t) => {
 
 t.test('the real capture without EventTime: time is the receive time, id random', async (t) => {
   const svc = await startTest(t);
-  const body = readFileSync(SHARED + 'capture-quit-no-eventtime.json');
+  const body = readFileSync(FIXTURES + 'capture-quit-no-eventtime.json');
   const qs = 'SdkAppid=1400000000&CallbackCommand=Group.CallbackAfterMemberExit&contenttype=json&ClientIP=1.2.3.4&OptPlatform=iOS';
   t.equal((await request(svc.port, { path: '/?' + qs, body })).status, 200);
   t.equal((await request(svc.port, { path: '/?' + qs, body })).status, 200);

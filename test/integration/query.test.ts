@@ -7,15 +7,15 @@ import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import t from 'tap';
 import { cli } from '../helpers/cli.js';
-import { exitBody, post, request, SHARED, startTest } from '../helpers/service.js';
+import { exitBody, post, request, FIXTURES, startTest } from '../helpers/service.js';
 
 /** Build the trail: .2.gz (oldest), .1, a malformed line, the current file. */
 async function trail(t: Tap.Test) {
   const svc = await startTest(t);
   const send = (over: Record<string, unknown>) => post(svc.port, exitBody(over));
-  const qs = readFileSync(SHARED + 'doc-sample.query', 'utf8').trim();
+  const qs = readFileSync(FIXTURES + 'doc-sample.query', 'utf8').trim();
   // Oldest file: the documented sample (jared and tommy kicked by leckie, 2022-12-09).
-  await request(svc.port, { path: '/?' + qs, body: readFileSync(SHARED + 'doc-sample.json') });
+  await request(svc.port, { path: '/?' + qs, body: readFileSync(FIXTURES + 'doc-sample.json') });
   await send({ GroupId: 'g-old', ExitType: 'Quit', Operator_Account: 'amy', ExitMemberList: [{ Member_Account: 'amy' }], EventTime: 1670000000000 });
   renameSync(svc.file, `${svc.file}.2`);
   svc.reload();
@@ -56,6 +56,13 @@ t.test('query across rotated files: filters, formats, exit status', async (t) =>
   t.equal((await q('--app', '1400000000', '--count')).stdout, '7\n');
   t.equal((await q('--since', '2023-01-01', '--until', '2025-01-01', '--count')).stdout, '1\n');
   t.equal((await q('--since', '100000d', '--count')).stdout, '7\n', 'relative time');
+  // The documented sample happened in 2022 but arrived just now: --since asks about the event,
+  // --received-since about the arrival (issue #14: "what arrived in the last hour?").
+  t.equal((await q('--since', '1h', '--count')).stdout, '0\n', 'no event happened in the last hour');
+  t.equal((await q('--received-since', '1h', '--count')).stdout, '7\n', 'every line arrived in the last hour');
+  t.equal((await q('--received-until', '1h', '--count')).stdout, '0\n');
+  t.equal((await q('--received-since', '1h', '--member', 'tommy', '--count')).stdout, '1\n');
+  t.equal((await q('--received-since', 'yesterday')).code, 2, 'a bad time is a usage error');
   const id = lines[1].id;
   t.equal(JSON.parse((await q('--id', id)).stdout).groupId, 'g-mid');
 

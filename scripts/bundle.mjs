@@ -1,7 +1,7 @@
 // Bundle the service's entry point (dist/main.js) into one file after tsc has type-checked and
 // emitted the project. Node 20 loads ESM packages module by module: TypeBox 1.x alone is 709
 // files and took ~250 ms to import, so the service took ~620 ms from start to its first accepted
-// callback. One file loads in a fraction of that (README "Performance"). pino stays external: it
+// callback. One file loads in a fraction of that (docs/performance.md). pino stays external: it
 // resolves its worker files at run time. cli.js, query and verify stay unbundled: they load little.
 import { build } from 'esbuild';
 
@@ -10,7 +10,7 @@ await build({
   outfile: 'dist/main.js',
   bundle: true,
   platform: 'node',
-  target: 'node20',
+  target: 'node24',
   format: 'esm',
   sourcemap: true,
   external: ['pino'],

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { gunzipSync } from 'node:zlib';
-import { trailFiles } from '../trail/files.js';
+import { trailFiles } from './siblings.js';
 
 export const GENESIS = '0'.repeat(64);
 

@@ -6,17 +6,29 @@
 import { readFileSync } from 'node:fs';
 import Type, { type Static } from 'typebox';
 import { Compile } from 'typebox/compile';
-import { cidrList } from './http/source.js';
+import { cidrList } from './cidr.js';
 import { describeErrors } from './schema-errors.js';
+
+const Token = Type.String({ minLength: 1, maxLength: 1024 });
 
 const App = Type.Object(
   {
     /** The app's SDKAppID, digits only, as the IM backend sends it in `SdkAppid`. */
     sdkAppId: Type.String({ pattern: '^[0-9]{1,20}$' }),
-    /** Callback authentication token from the IM console. With it, every callback must be signed. */
-    token: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
-    /** A file holding the token (read once at start; trailing newline trimmed). For systemd LoadCredential=. */
+    /** Callback authentication token from the IM console. With any token, every callback must be signed. */
+    token: Type.Optional(Token),
+    /**
+     * Several tokens, any of which signs a valid callback: add the new one before changing it in
+     * the IM console, remove the old one after (SIGHUP reloads them). Combined with `token`.
+     */
+    tokens: Type.Optional(Type.Array(Token, { maxItems: 16 })),
+    /**
+     * A file holding the token, or several, one per line (blank lines ignored; read at start and
+     * on SIGHUP). For systemd LoadCredential=. A missing file is refused at start.
+     */
     tokenFile: Type.Optional(Type.String({ minLength: 1 })),
+    /** Several such files, read the same way. */
+    tokenFiles: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { maxItems: 16 })),
   },
   { additionalProperties: false },
 );
@@ -65,7 +77,7 @@ const ConfigSchema = Type.Object(
         maxQueueBytes: Type.Integer({ minimum: 65536 }),
         /** How often (ms) the path is checked for rename or deletion by an outside rotator. */
         rotateCheckMs: Type.Integer({ minimum: 50, maximum: 60000 }),
-        /** Tamper evidence: each line gains `prev`, the SHA-256 of the line before (README "Tamper evidence"). */
+        /** Tamper evidence: each line gains `prev`, the SHA-256 of the line before (docs/investigating.md, "Tamper evidence"). */
         chain: Type.Boolean(),
       },
       { additionalProperties: false },
@@ -149,13 +161,27 @@ function readJson(path: string, what: string): Json {
   } catch (err) {
     throw new ConfigError(`cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? err}`);
   }
+  let v: unknown;
   try {
-    const v: unknown = JSON.parse(text);
-    if (!isObject(v)) throw new Error('top level is not an object');
-    return v;
+    v = JSON.parse(text);
   } catch (err) {
-    throw new ConfigError(`${what} ${path} is not a JSON object: ${(err as Error).message}`);
+    // Only where it broke: JSON.parse's own message quotes the text around the error, and a config
+    // file holds tokens (issue #12: a malformed file printed part of one).
+    throw new ConfigError(`${what} ${path} is not valid JSON${wherePos(text, (err as Error).message)}`);
   }
+  if (!isObject(v)) throw new ConfigError(`${what} ${path} is not a JSON object: top level is not an object`);
+  return v;
+}
+
+/**
+ * ` (line L, column C)` where V8 says a position; else only a hint. Never V8's snippet of the text,
+ * nor even the one unexpected character it names.
+ */
+function wherePos(text: string, message: string): string {
+  const m = /position (\d+)/.exec(message);
+  if (!m) return ` (find where with: jq . FILE)`;
+  const before = text.slice(0, Number(m[1]));
+  return ` (line ${before.split('\n').length}, column ${before.length - before.lastIndexOf('\n')})`;
 }
 
 const intOrText = (s: string): number | string => (/^[0-9]+$/.test(s) ? Number(s) : s);
@@ -185,7 +211,8 @@ function fromEnv(env: NodeJS.ProcessEnv, base: Json): Json {
       .map((id) => known.get(id) ?? { sdkAppId: id });
   }
   if (env.CALLBACK_TOKEN !== undefined && Array.isArray(apps)) {
-    apps = apps.map((a) => (isObject(a) ? { ...a, token: env.CALLBACK_TOKEN, tokenFile: undefined } : a));
+    const only = { token: env.CALLBACK_TOKEN, tokens: undefined, tokenFile: undefined, tokenFiles: undefined };
+    apps = apps.map((a) => (isObject(a) ? { ...a, ...only } : a));
   }
   if (apps !== base.apps) top.apps = apps;
   return top;
@@ -207,10 +234,9 @@ export function loadConfig(opts: LoadOptions = {}): Readonly<Config> {
   const file = opts.file ?? env.MEMBER_EXIT_AUDIT_CONFIG;
   if (file) merged = overlay(merged, readJson(file, 'config file'));
   merged = overlay(merged, fromEnv(env, merged));
-  // A `tokenFile` becomes a `token` here, so the rest of the service sees one shape.
   if (Array.isArray(merged.apps)) merged.apps = merged.apps.map((a) => (isObject(a) ? stripUndefined(a) : a));
   if (!CheckConfig.Check(merged)) {
-    const problems = describeErrors(CheckConfig.Errors(merged));
+    const problems = describeErrors(CheckConfig.Errors(merged), Infinity, ConfigSchema);
     throw new ConfigError(`invalid config:\n  - ${problems.join('\n  - ')}`);
   }
   const config = merged as Config;
@@ -219,16 +245,7 @@ export function loadConfig(opts: LoadOptions = {}): Readonly<Config> {
   config.apps.forEach((app, i) => {
     if (ids.has(app.sdkAppId)) problems.push(`/apps/${i}/sdkAppId: ${app.sdkAppId} is listed twice`);
     ids.add(app.sdkAppId);
-    if (app.token !== undefined && app.tokenFile !== undefined) {
-      problems.push(`/apps/${i}: set token or tokenFile, not both`);
-    } else if (app.tokenFile !== undefined) {
-      try {
-        app.token = readFileSync(app.tokenFile, 'utf8').replace(/\r?\n$/, '');
-        if (!app.token) problems.push(`/apps/${i}/tokenFile: ${app.tokenFile} is empty`);
-      } catch (err) {
-        problems.push(`/apps/${i}/tokenFile: cannot read ${app.tokenFile}: ${(err as NodeJS.ErrnoException).code}`);
-      }
-    }
+    resolveTokens(app, `/apps/${i}`, problems);
   });
   for (const [key, list] of [['allowSources', config.allowSources], ['trustProxy', config.trustProxy]] as const) {
     try {
@@ -239,6 +256,34 @@ export function loadConfig(opts: LoadOptions = {}): Readonly<Config> {
   }
   if (problems.length) throw new ConfigError(`invalid config:\n  - ${problems.join('\n  - ')}`);
   return deepFreeze(config);
+}
+
+/**
+ * Gather an app's tokens (`token`, `tokens`, and every line of `tokenFile`/`tokenFiles`) into
+ * `tokens`, so the rest of the service sees one shape: no tokens, or a list any of which signs.
+ */
+function resolveTokens(app: AppConfig, where: string, problems: string[]): void {
+  const all = [...(app.token === undefined ? [] : [app.token]), ...(app.tokens ?? [])];
+  const files = [...(app.tokenFile === undefined ? [] : [app.tokenFile]), ...(app.tokenFiles ?? [])];
+  for (const file of files) {
+    const key = app.tokenFiles?.includes(file) ? 'tokenFiles' : 'tokenFile';
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      problems.push(`${where}/${key}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code}`);
+      continue;
+    }
+    const lines = text.split(/\r?\n/).filter((l) => l.length > 0);
+    if (!lines.length) problems.push(`${where}/${key}: ${file} is empty`);
+    else if (lines.some((l) => l.length > 1024)) problems.push(`${where}/${key}: ${file} holds a line longer than 1024 characters`);
+    all.push(...lines);
+  }
+  delete app.token;
+  delete app.tokenFile;
+  delete app.tokenFiles;
+  if (all.length) app.tokens = [...new Set(all)];
+  else delete app.tokens;
 }
 
 function stripUndefined(o: Json): Json {

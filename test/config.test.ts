@@ -27,23 +27,25 @@ t.test('environment overrides', async (t) => {
 t.test('SDKAPPID keeps the settings of apps the file already names; CALLBACK_TOKEN sets every token', async (t) => {
   const dir = t.testdir({ 'c.json': JSON.stringify({ apps: [{ sdkAppId: '1', token: 'one' }, { sdkAppId: '2' }] }) });
   const c = loadConfig({ file: join(dir, 'c.json'), env: { SDKAPPID: '1,3' } });
-  t.same(c.apps, [{ sdkAppId: '1', token: 'one' }, { sdkAppId: '3' }]);
+  t.same(c.apps, [{ sdkAppId: '1', tokens: ['one'] }, { sdkAppId: '3' }]);
   const d = loadConfig({ file: join(dir, 'c.json'), env: { CALLBACK_TOKEN: 'all' } });
-  t.same(d.apps.map((a) => a.token), ['all', 'all']);
+  t.same(d.apps.map((a) => a.tokens), [['all'], ['all']]);
 });
 
 t.test('tokenFile is read at start (systemd LoadCredential=)', async (t) => {
-  const dir = t.testdir({ tok: 's3cret\n', empty: '', 'c.json': '' });
+  const dir = t.testdir({ tok: 's3cret\n', two: 'old\r\n\nnew\n', empty: '', 'c.json': '' });
   const write = (apps: unknown) => {
     const p = join(dir, `c${Math.random()}.json`);
     writeFileSync(p, JSON.stringify({ apps }));
     return p;
   };
   const c = loadConfig({ file: write([{ sdkAppId: '1', tokenFile: join(dir, 'tok') }]), env: {} });
-  t.equal(c.apps[0]!.token, 's3cret', 'trailing newline trimmed');
+  t.same(c.apps[0]!.tokens, ['s3cret'], 'trailing newline trimmed');
   t.throws(() => loadConfig({ file: write([{ sdkAppId: '1', tokenFile: join(dir, 'missing') }]), env: {} }), /\/apps\/0\/tokenFile: cannot read .*ENOENT/);
   t.throws(() => loadConfig({ file: write([{ sdkAppId: '1', tokenFile: join(dir, 'empty') }]), env: {} }), /is empty/);
-  t.throws(() => loadConfig({ file: write([{ sdkAppId: '1', token: 'a', tokenFile: join(dir, 'tok') }]), env: {} }), /token or tokenFile, not both/);
+  const both = loadConfig({ file: write([{ sdkAppId: '1', token: 'a', tokens: ['b', 'a'], tokenFile: join(dir, 'tok'), tokenFiles: [join(dir, 'two')] }]), env: {} });
+  t.same(both.apps[0]!.tokens, ['a', 'b', 's3cret', 'old', 'new'], 'token, tokens and every line of every token file, once each');
+  t.throws(() => loadConfig({ file: write([{ sdkAppId: '1', tokenFiles: [join(dir, 'missing')] }]), env: {} }), /\/apps\/0\/tokenFiles: cannot read .*ENOENT/);
 });
 
 t.test('every problem is named in one error', async (t) => {
@@ -67,11 +69,47 @@ t.test('every problem is named in one error', async (t) => {
   const dup = msg('dup.json');
   t.match(dup, '/apps/1/sdkAppId: 1 is listed twice');
   t.match(dup, '/trustProxy: x is not an IPv4 or IPv6 address or CIDR');
-  t.match(msg('notjson.json'), /is not a JSON object/);
+  t.match(msg('notjson.json'), /is not valid JSON/);
   t.match(msg('array.json'), /top level is not an object/);
   t.match(msg('missing.json'), /cannot read config file .*ENOENT/);
 });
 
 t.test('overlay merges objects and replaces arrays', async (t) => {
   t.same(overlay({ a: { b: 1, c: 2 }, l: [1, 2] }, { a: { c: 3 }, l: [9] }), { a: { b: 1, c: 3 }, l: [9] });
+});
+
+t.test('errors name the allowed values, sorted by where they are, the same every time', async (t) => {
+  const dir = t.testdir({ 'bad.json': JSON.stringify({ logLevel: 'loud', listen: { port: 'eighty' }, audit: { durability: 'sometimes' }, colour: 'blue' }) });
+  let first = '';
+  for (let i = 0; i < 3; i++) {
+    try {
+      loadConfig({ file: join(dir, 'bad.json'), env: {} });
+    } catch (err) {
+      const text = (err as Error).message;
+      if (!first) first = text;
+      t.equal(text, first, 'the same message every time');
+    }
+  }
+  t.equal(
+    first,
+    'invalid config:\n' +
+      '  - /audit/durability: must be one of "fsync", "write"\n' +
+      '  - /colour: unknown key\n' +
+      '  - /listen/port: must be integer\n' +
+      '  - /logLevel: must be one of "fatal", "error", "warn", "info", "debug", "trace", "silent"',
+  );
+});
+
+t.test('a malformed config file is located, never quoted: it may hold a token', async (t) => {
+  const dir = t.testdir({ 'c.json': '{\n  "apps": [{ "sdkAppId": "1", "token": SUPERSECRETTOKEN }]\n}\n', 'short.json': '{"apps": [{"token": "SUPERSECRET' });
+  t.throws(() => loadConfig({ file: join(dir, 'c.json'), env: {} }), { message: `config file ${join(dir, 'c.json')} is not valid JSON (find where with: jq . FILE)` });
+  t.throws(() => loadConfig({ file: join(dir, 'short.json'), env: {} }), { message: `config file ${join(dir, 'short.json')} is not valid JSON (line 1, column 33)` });
+  for (const f of ['c.json', 'short.json']) {
+    try {
+      loadConfig({ file: join(dir, f), env: {} });
+      t.fail('loaded');
+    } catch (err) {
+      t.notMatch((err as Error).message, /SUPERSECRE|SUPER/, `${f}: no part of the token`);
+    }
+  }
 });

@@ -22,8 +22,10 @@ export function parseServeArgs(argv: readonly string[]): { config?: string } {
 
 export async function serve(argv: readonly string[]): Promise<void> {
   let config;
+  let file: string | undefined;
   try {
-    config = loadConfig({ file: parseServeArgs(argv).config });
+    file = parseServeArgs(argv).config;
+    config = loadConfig({ file });
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`member-exit-audit: ${err.message}\n`);
@@ -44,8 +46,15 @@ export async function serve(argv: readonly string[]): Promise<void> {
     process.exit(1);
   }
   process.on('SIGHUP', () => {
-    log.info({ stage: 'sending' }, 'SIGHUP: reopening');
-    service.reload();
+    log.info({ stage: 'sending' }, 'SIGHUP: reopening the audit file and re-reading the config');
+    let next;
+    try {
+      next = loadConfig({ file });
+    } catch (err) {
+      // A ConfigError names keys and files, never a value from them.
+      log.error({ stage: 'receiving', err: { message: (err as Error).message } }, 'config reload failed; the running config stays');
+    }
+    service.reload(next);
   });
   let stopping = false;
   const stop = (signal: string) => {

@@ -39,12 +39,18 @@ export function createMetrics() {
     }),
     errors: new client.Counter({
       name: 'member_exit_audit_errors_total',
-      help: 'Errors by type (an error code from the README table, or OPEN_FAILED)',
+      help: 'Errors by type (an error code from docs/errors.md, or OPEN_FAILED)',
       labelNames: ['type'] as const,
       registers: [registry],
     }),
     queueBytes: new client.Gauge({ name: 'member_exit_audit_queue_bytes', help: 'Bytes waiting for the disk', registers: [registry] }),
     reopens: new client.Gauge({ name: 'member_exit_audit_file_opens', help: 'Times the audit file was opened (start, SIGHUP, rotation seen)', registers: [registry] }),
+    buildInfo: new client.Gauge({
+      name: 'member_exit_audit_build_info',
+      help: 'Always 1; its labels say which version runs on which Node.js',
+      labelNames: ['version', 'node'] as const,
+      registers: [registry],
+    }),
     ready: new client.Gauge({ name: 'member_exit_audit_ready', help: '1 when the audit file is writable and the writer not overloaded', registers: [registry] }),
   };
   return m;

@@ -10,15 +10,20 @@ import type { Logger } from 'pino';
 import { AuditWriter } from './audit/writer.js';
 import { buildCallbacks } from './callbacks/index.js';
 import type { Config } from './config.js';
+import { buildAccess, RELOADABLE } from './http/access.js';
 import { createAdminApp, createApp, type Lifecycle } from './http/app.js';
 import { createMetrics } from './metrics.js';
+import { VERSION } from './version.js';
 
 export interface Service {
   port: number;
   adminPort: number;
   writer: AuditWriter;
-  /** SIGHUP: reopen the audit file, reload TLS files. */
-  reload(): void;
+  /**
+   * SIGHUP: reopen the audit file, reload TLS files, and, given the re-read config, apply its apps,
+   * tokens, allowSources and trustProxy (other changed keys are logged as waiting for a restart).
+   */
+  reload(next?: Readonly<Config>): void;
   /** SIGTERM: stop accepting, answer in-flight requests, flush, sync, close. False if the grace ran out. */
   stop(): Promise<boolean>;
 }
@@ -52,12 +57,17 @@ export async function startService(config: Readonly<Config>, log: Logger): Promi
     onError: (code) => metrics.errors.inc({ type: code }),
   });
   writer.start();
-  for (const app of config.apps) {
-    if (app.token === undefined) log.warn({ stage: 'receiving', sdkAppId: app.sdkAppId }, 'callbacks of this app are not authenticated: set a token');
-  }
+  const warnUnauthenticated = (apps: Config['apps']) => {
+    for (const app of apps) {
+      if (!app.tokens?.length) log.warn({ stage: 'receiving', sdkAppId: app.sdkAppId }, 'callbacks of this app are not authenticated: set a token');
+    }
+  };
+  warnUnauthenticated(config.apps);
+  metrics.buildInfo.labels(VERSION, process.version).set(1);
 
   const lifecycle: Lifecycle = { stopping: false };
-  const app = createApp({ config, writer, callbacks: buildCallbacks(config.limits), metrics, log, lifecycle });
+  const access = { current: buildAccess(config) };
+  const app = createApp({ config, access, writer, callbacks: buildCallbacks(config.limits), metrics, log, lifecycle });
   const tlsFiles = () => config.tls && { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) };
   // Node checks header/request timeouts every connectionsCheckingInterval (default 30 s): check
   // often enough that the configured slow-client limits hold.
@@ -81,15 +91,29 @@ export async function startService(config: Readonly<Config>, log: Logger): Promi
     await writer.close();
     throw err;
   }
-  log.info({ stage: 'receiving', host: config.listen.host, port, tls: Boolean(config.tls) }, 'listening');
-  log.info({ stage: 'receiving', host: config.admin.host, port: adminPort }, 'admin listening');
+  // Where it listens is said at any log level (but silent): with PORT=0 nothing else tells.
+  const announce = log.level === 'silent' ? log : log.child({}, { level: 'info' });
+  announce.info({ stage: 'receiving', host: config.listen.host, port, tls: Boolean(config.tls), version: VERSION, node: process.version }, 'listening');
+  announce.info({ stage: 'receiving', host: config.admin.host, port: adminPort }, 'admin listening');
+  let running = config;
 
   return {
     port,
     adminPort,
     writer,
-    reload() {
+    reload(next) {
       writer.reopen();
+      if (next) {
+        const differs = (k: keyof Config) => JSON.stringify(next[k]) !== JSON.stringify(running[k]);
+        const applied = RELOADABLE.filter(differs);
+        const waiting = (Object.keys({ ...next, ...running }) as (keyof Config)[]).filter((k) => !(RELOADABLE as readonly string[]).includes(k) && differs(k));
+        access.current = buildAccess(next);
+        running = { ...running, ...Object.fromEntries(RELOADABLE.map((k) => [k, next[k]])) };
+        const tokens = Object.fromEntries(next.apps.map((a) => [a.sdkAppId, a.tokens?.length ?? 0]));
+        log.info({ stage: 'receiving', reloaded: applied, tokens }, applied.length ? 'config reloaded' : 'config reloaded: no change to apps, tokens or sources');
+        if (applied.includes('apps')) warnUnauthenticated(next.apps);
+        if (waiting.length) log.warn({ stage: 'receiving', keys: waiting }, 'config changes that need a restart were not applied');
+      }
       if (config.tls) {
         try {
           (server as https.Server).setSecureContext(tlsFiles() as https.ServerOptions);

@@ -26,7 +26,7 @@ export function createApp(deps: CallbackDeps & { lifecycle: Lifecycle }): Koa {
   // Replies, errors, and `Connection: close` while stopping, in one middleware.
   app.use(errorReplies(deps.log, deps.metrics, new Set(deps.callbacks.keys()), deps.lifecycle));
   // The one hot route skips the router's per-request matching and composing (11% of a callback's
-  // CPU in a profile, README "Performance"); the router answers everything else.
+  // CPU in a profile, docs/performance.md); the router answers everything else.
   const isHot = (url: string) => url.startsWith(path) && (url.length === path.length || url.charCodeAt(path.length) === 63); // '?'
   app.use((ctx, next) => (ctx.req.method === 'POST' && isHot(ctx.req.url ?? '') ? callback(ctx, next) : next()));
   app.use(router.routes());

@@ -15,7 +15,8 @@ import type { Metrics } from '../metrics.js';
 import { parseQuery, type Query } from './query.js';
 import { replyOk, type ReplyState } from './reply.js';
 import { checkSign } from './signature.js';
-import { cidrList, clientAddress } from './source.js';
+import { clientAddress } from './source.js';
+import type { Access } from './access.js';
 
 /** What the checks learn about a request, for the dispatch and the error reply. */
 interface CallbackState extends ReplyState, Omit<RequestFacts, 'sdkAppId'> {
@@ -24,6 +25,8 @@ interface CallbackState extends ReplyState, Omit<RequestFacts, 'sdkAppId'> {
 
 export interface CallbackDeps {
   config: Readonly<Config>;
+  /** Read per request: SIGHUP replaces `current` with rules from the re-read config. */
+  access: { current: Access };
   writer: AuditWriter;
   callbacks: ReadonlyMap<string, CallbackModule>;
   metrics: Metrics;
@@ -61,9 +64,6 @@ function bodyError(err: { status?: number; type?: string; message?: string }): A
  */
 export function callbackRoute(deps: CallbackDeps): Middleware {
   const { config, writer, callbacks, metrics, log } = deps;
-  const tokens = new Map(config.apps.map((a) => [a.sdkAppId, a.token]));
-  const allowed = config.allowSources ? cidrList(config.allowSources) : null;
-  const trusted = cidrList(config.trustProxy);
   const maxQuery = config.limits.stringChars;
   // Label lookups hash the labels on every inc(): bind the success counters once.
   const okByCommand = new Map([...callbacks.keys()].map((c) => [c, metrics.callbacks.labels(c, 'ok')]));
@@ -79,17 +79,18 @@ export function callbackRoute(deps: CallbackDeps): Middleware {
   const check = (ctx: Context) => {
     const state = ctx.state as CallbackState;
     state.receivedAt = Date.now();
+    const { tokens, allowed, trusted } = deps.access.current;
     if (allowed) {
       const ip = clientAddress(ctx.socket.remoteAddress ?? '', ctx.get('x-forwarded-for') || undefined, trusted);
       if (!allowed(ip)) throw new AppError('SOURCE_DENIED', ip);
     }
     const q = parseQuery(ctx.req.url ?? '');
     const sdkAppId = single(q, 'SdkAppid');
-    if (sdkAppId === undefined || !tokens.has(sdkAppId)) throw new AppError('UNKNOWN_APP');
+    const appTokens = sdkAppId === undefined ? undefined : tokens.get(sdkAppId);
+    if (appTokens === undefined) throw new AppError('UNKNOWN_APP');
     state.sdkAppId = sdkAppId;
-    const token = tokens.get(sdkAppId);
-    if (token !== undefined) {
-      checkSign(token, single(q, 'Sign'), single(q, 'RequestTime'), state.receivedAt, config.maxSkewSeconds);
+    if (appTokens !== null) {
+      checkSign(appTokens, single(q, 'Sign'), single(q, 'RequestTime'), state.receivedAt, config.maxSkewSeconds);
     }
     const command = single(q, 'CallbackCommand');
     if (!command) throw new AppError('MISSING_COMMAND');

@@ -14,9 +14,12 @@ export function sign(token: string, requestTime: string): string {
   return createHash('sha256').update(token + requestTime).digest('hex');
 }
 
-/** Throws AppError(AUTH_*) unless Sign and RequestTime are present, well formed, fresh and right. */
+/**
+ * Throws AppError(AUTH_*) unless Sign and RequestTime are present, well formed, fresh, and made
+ * with one of the app's tokens (several during a token rotation; each is compared in full).
+ */
 export function checkSign(
-  token: string,
+  tokens: readonly string[],
   signParam: string | undefined,
   timeParam: string | undefined,
   nowMs: number,
@@ -27,6 +30,8 @@ export function checkSign(
   if (!TIME.test(timeParam)) throw new AppError('AUTH_MALFORMED', 'RequestTime must be Unix seconds');
   const skew = Math.abs(Number(timeParam) - nowMs / 1000);
   if (skew > maxSkewSeconds) throw new AppError('AUTH_STALE', `more than ${maxSkewSeconds} s from the server clock`);
-  const expected = Buffer.from(sign(token, timeParam), 'latin1');
-  if (!timingSafeEqual(expected, Buffer.from(signParam, 'latin1'))) throw new AppError('AUTH_BAD_SIGN');
+  const given = Buffer.from(signParam, 'latin1');
+  let ok = false;
+  for (const token of tokens) ok = timingSafeEqual(Buffer.from(sign(token, timeParam), 'latin1'), given) || ok;
+  if (!ok) throw new AppError('AUTH_BAD_SIGN');
 }

@@ -15,7 +15,7 @@ export interface Sent {
  */
 export async function sendMany(
   port: number,
-  opts: { total: number; connections: number; prefix?: string; stopWhen?: () => boolean; onSend?: (members: string[]) => void; onReply?: (members: string[], reply: Reply) => void; params?: Record<string, string> },
+  opts: { total: number; connections: number; prefix?: string; stopWhen?: () => boolean; onSend?: (members: string[]) => void; onReply?: (members: string[], reply: Reply) => void; params?: Record<string, string> | (() => Record<string, string>) },
 ): Promise<Sent> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: opts.connections });
   const out: Sent = { acked: [], refused: [], errors: [] };
@@ -27,7 +27,7 @@ export async function sendMany(
       const body = exitBody({ GroupId: `@TGS#g${n % 17}`, ExitMemberList: members.map((m) => ({ Member_Account: m })), EventTime: 1700000000000 + n });
       try {
         opts.onSend?.(members);
-        const reply = await post(port, body, opts.params, agent);
+        const reply = await post(port, body, typeof opts.params === 'function' ? opts.params() : opts.params, agent);
         opts.onReply?.(members, reply);
         if (reply.status === 200) out.acked.push(members);
         else out.refused.push(reply);

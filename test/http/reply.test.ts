@@ -1,6 +1,7 @@
 import t from 'tap';
 import { pino } from 'pino';
 import { AuditWriter } from '../../src/audit/writer.js';
+import { buildAccess } from '../../src/http/access.js';
 import { createApp } from '../../src/http/app.js';
 import { createMetrics } from '../../src/metrics.js';
 import { memoryLog } from '../helpers/log.js';
@@ -18,7 +19,7 @@ t.test('a bug becomes 500 INTERNAL; its message never reaches the client, it is 
       throw new Error('secret internal detail');
     },
   };
-  const app = createApp({ config, writer, callbacks: new Map([[broken.command, broken]]), metrics: createMetrics(), log, lifecycle: { stopping: false } });
+  const app = createApp({ config, access: { current: buildAccess(config) }, writer, callbacks: new Map([[broken.command, broken]]), metrics: createMetrics(), log, lifecycle: { stopping: false } });
   const server = app.listen(0, '127.0.0.1');
   t.teardown(() => server.close());
   await new Promise((r) => server.once('listening', r));

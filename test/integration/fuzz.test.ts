@@ -23,7 +23,7 @@ const facts = { sdkAppId: '1400000000', clientIp: '1.2.3.4', optPlatform: 'Web',
 const codes = new Set(Object.values(ERRORS).map((e) => e.errorCode));
 
 // Account strings with every awkward character class; U+FFFD is left out because a body
-// holding it is refused as invalid UTF-8 (README: Security), and Tencent UserIDs never hold it.
+// holding it is refused as invalid UTF-8 (docs/security.md), and Tencent UserIDs never hold it.
 const awkward = fc.constantFrom('\n', '\r', '"', '\\', '\u0000', '\u001f', '\u007f', '\u2028', '\u2029', '😀', '\ud800', '</', '${', ' ');
 const account = fc
   .array(fc.oneof(fc.string({ unit: 'binary', minLength: 1, maxLength: 8 }), awkward), { minLength: 1, maxLength: 6 })

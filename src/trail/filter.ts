@@ -16,6 +16,10 @@ export interface Filters {
   since?: string;
   /** ISO-8601 UTC with ms, exclusive. */
   until?: string;
+  /** On `receivedAt` (when the service got the callback), inclusive. */
+  receivedSince?: string;
+  /** On `receivedAt`, exclusive. */
+  receivedUntil?: string;
 }
 
 export class UsageError extends Error {}
@@ -50,6 +54,8 @@ export function matches(f: Filters, l: AuditLine): boolean {
     (f.app === undefined || l.sdkAppId === f.app) &&
     (f.id === undefined || l.id === f.id) &&
     (f.since === undefined || l.time >= f.since) &&
-    (f.until === undefined || l.time < f.until)
+    (f.until === undefined || l.time < f.until) &&
+    (f.receivedSince === undefined || l.receivedAt >= f.receivedSince) &&
+    (f.receivedUntil === undefined || l.receivedAt < f.receivedUntil)
   );
 }

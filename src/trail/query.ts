@@ -24,8 +24,11 @@ Filters (exact match; combine freely):
   --exit-type TYPE      Kicked or Quit
   --app SDKAPPID        the app
   --id ID               one line by its id
-  --since TIME          at or after TIME: ISO-8601 (2026-11-01, 2026-11-01T08:00:00Z) or 7d, 12h, 30m, 2w
-  --until TIME          before TIME (same forms)
+  --since TIME          the event (time) at or after TIME: ISO-8601 (2026-11-01,
+                        2026-11-01T08:00:00Z) or 7d, 12h, 30m, 2w before now
+  --until TIME          the event before TIME (same forms)
+  --received-since TIME arrived at this service (receivedAt) at or after TIME (same forms)
+  --received-until TIME arrived before TIME (same forms)
 
 Output:
   --format FORMAT       ndjson (default: the lines as written), table, csv
@@ -53,6 +56,8 @@ export async function query(argv: string[], io = { stdout: process.stdout as Nod
         id: { type: 'string' },
         since: { type: 'string' },
         until: { type: 'string' },
+        'received-since': { type: 'string' },
+        'received-until': { type: 'string' },
         format: { type: 'string', default: 'ndjson' },
         local: { type: 'boolean', default: false },
         count: { type: 'boolean', default: false },
@@ -84,6 +89,8 @@ export async function query(argv: string[], io = { stdout: process.stdout as Nod
       id: v.id,
       since: v.since === undefined ? undefined : parseTime(v.since),
       until: v.until === undefined ? undefined : parseTime(v.until),
+      receivedSince: v['received-since'] === undefined ? undefined : parseTime(v['received-since']),
+      receivedUntil: v['received-until'] === undefined ? undefined : parseTime(v['received-until']),
     };
     sources = args.positionals.length ? args.positionals : await configuredTrail(v.config);
     if (!sources.length) throw new UsageError('no audit file found (give FILEs, or --config)');

@@ -18,8 +18,12 @@ siblings, oldest first (or across the FILEs given, in the order given; plain or 
   --config FILE    config file naming the audit file
   -h, --help       this help
 
-Exit status: 0 the chain is intact, 1 it is broken (the first break is printed), 2 usage error.
+Exit status: 0 the chain is intact, 1 it is broken (the first break is printed), 2 usage error,
+3 nothing to verify: no line carries "prev" (audit.chain is off, or was never on for these files).
 `;
+
+/** Exit status when the files hold lines but none is chained: not tampering, nothing to check. */
+export const NO_CHAIN = 3;
 
 type Io = { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream };
 
@@ -88,7 +92,10 @@ export async function verify(argv: string[], io: Io = { stdout: process.stdout, 
     io.stderr.write(`member-exit-audit verify: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}\n`);
     return 2;
   }
-  if (lines === 0) return broken(files.join(' '), 'no chained line found (is audit.chain on?)');
+  if (lines === 0) {
+    io.stdout.write(`no chained lines: audit.chain is off (no line in ${files.length} file${files.length === 1 ? '' : 's'} carries "prev"); nothing to verify\n`);
+    return NO_CHAIN;
+  }
   const from = anchor === GENESIS ? 'from the first line ever' : `anchored at prev ${anchor} (older lines are not in these files)`;
   io.stdout.write(`OK: ${lines} chained lines in ${files.length} files, ${from}; last line hash ${prevHash}\n`);
   return 0;

@@ -1,0 +1,72 @@
+/**
+ * The hourly rotation timer (issue #14): the unit pair verifies, the timer fires hourly, and the
+ * service's own command line (taken from the unit, pointed at a test folder) rotates on size
+ * within the day, keeps its own state, and leaves a file under maxsize alone.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { requireTool } from '../helpers/tools.js';
+
+const UNIT = (name: string) => new URL(`../../systemd/${name}`, import.meta.url).pathname;
+const SHIPPED = new URL('../../config/logrotate/member-exit-audit', import.meta.url).pathname;
+
+t.test('the timer and its service verify, and the timer fires every hour', async (t) => {
+  const bin = requireTool(t, 'systemd-analyze');
+  if (!bin) return;
+  const r = spawnSync(bin, ['verify', UNIT('member-exit-audit-logrotate.service'), UNIT('member-exit-audit-logrotate.timer')], { encoding: 'utf8' });
+  t.equal(r.status, 0);
+  t.equal((r.stdout + r.stderr).trim(), '', 'no warnings');
+  const timer = readFileSync(UNIT('member-exit-audit-logrotate.timer'), 'utf8');
+  t.match(timer, /^OnCalendar=hourly$/m);
+  t.match(timer, /^Persistent=true$/m, 'a run missed while the machine was off happens at boot');
+  const cal = spawnSync(bin, ['calendar', '--iterations=2', 'hourly'], { encoding: 'utf8' });
+  const next = [...cal.stdout.matchAll(/(?:Next elapse|Iter\. #2): \w+ (\S+ \S+)/g)].map((m) => Date.parse(m[1]!.replace(' ', 'T')));
+  t.equal(next.length, 2, 'systemd computes two elapses');
+  t.equal(next[1]! - next[0]!, 3600_000, 'one hour apart');
+});
+
+t.test("the service's logrotate command rotates on size within the day, with its own state", async (t) => {
+  const logrotate = requireTool(t, 'logrotate');
+  if (!logrotate) return;
+  const unit = readFileSync(UNIT('member-exit-audit-logrotate.service'), 'utf8');
+  const exec = /^ExecStart=(.*)$/m.exec(unit)![1]!.split(' ');
+  t.same(exec, ['/usr/sbin/logrotate', '--state', '/var/lib/member-exit-audit/logrotate.status', '/etc/member-exit-audit/logrotate.conf']);
+  t.match(unit, /^StateDirectory=member-exit-audit$/m, 'systemd makes the state folder');
+
+  const dir = t.testdir();
+  const file = join(dir, 'member-exit.ndjson');
+  const me = userInfo().username;
+  const group = execFileSync('id', ['-gn'], { encoding: 'utf8' }).trim();
+  writeFileSync(
+    join(dir, 'logrotate.conf'),
+    readFileSync(SHIPPED, 'utf8')
+      .replace('/var/log/member-exit-audit/member-exit.ndjson', file)
+      .replace('create 0640 member-exit-audit member-exit-audit', `create 0640 ${me} ${group}`)
+      .replace('systemctl reload member-exit-audit.service >/dev/null 2>&1 || true', `touch ${join(dir, 'reloaded')}`),
+    { mode: 0o644 },
+  );
+  const state = join(dir, 'state', 'logrotate.status');
+  execFileSync('mkdir', ['-p', join(dir, 'state')]);
+  const run = () => execFileSync(logrotate, [exec[1]!, state, join(dir, 'logrotate.conf')], { encoding: 'utf8' });
+
+  // First run of the day on a small file: logrotate only records it (nothing to rotate yet).
+  writeFileSync(file, '{"line":1}\n');
+  run();
+  t.notOk(existsSync(`${file}.1`), 'a small file is left alone');
+  t.ok(existsSync(state), 'the state is kept in our own file');
+  // An hour later the file has passed maxsize (a sparse 101 MB file): rotated the same day.
+  truncateSync(file, 101 * 1024 * 1024);
+  run();
+  t.ok(existsSync(`${file}.1`), 'rotated on size within the day');
+  t.equal(statSync(`${file}.1`).size, 101 * 1024 * 1024);
+  t.equal(statSync(file).size, 0, 'a fresh file in its place');
+  t.equal(statSync(file).mode & 0o777, 0o640);
+  t.ok(existsSync(join(dir, 'reloaded')), 'postrotate ran (the service reopens its file)');
+  // The next hour, under maxsize again: not rotated a second time.
+  writeFileSync(file, '{"line":2}\n');
+  run();
+  t.notOk(existsSync(`${file}.2.gz`), 'no second rotation in the same day under maxsize');
+});

@@ -1,6 +1,6 @@
 /**
  * The audit line: its fields, their order, and its id. This is a contract with grep, jq and log
- * shippers (README "The audit line"); the JSON Schema in schema/audit-line.schema.json is generated
+ * shippers (docs/audit-line.md); the JSON Schema in schema/audit-line.schema.json is generated
  * from AuditLineSchema by `npm run schema` and a test keeps the two equal.
  */
 import { hash, randomUUID } from 'node:crypto';

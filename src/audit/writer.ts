@@ -42,7 +42,7 @@ export interface WriterOptions {
 }
 
 interface Pending {
-  data: string;
+  data: string | Buffer;
   bytes: number;
   expires: number;
   settled: boolean;
@@ -107,7 +107,7 @@ export class AuditWriter {
    * Append the lines of one callback; resolves once they are written (and synced). The deadline
    * runs from `since` (when the request arrived), so time spent before the writer counts too.
    */
-  append(data: string, since = Date.now()): Promise<void> {
+  append(data: string | Buffer, since = Date.now()): Promise<void> {
     if (this.closing) return Promise.reject(new AppError('SHUTTING_DOWN'));
     if (this.fd === null) return Promise.reject(this.fail('NOT_READY'));
     const bytes = Buffer.byteLength(data);
@@ -179,12 +179,20 @@ export class AuditWriter {
     }
     this.busy = true;
     this.batch = batch;
-    let text = batch.length === 1 ? batch[0]!.data : batch.map((p) => p.data).join('');
     if (this.opts.chain) {
       this.chainBefore = this.chainHead;
-      ({ text, head: this.chainHead } = chainLines(text, this.chainHead));
+      let text: string;
+      ({ text, head: this.chainHead } = chainLines(batch.map((p) => p.data.toString()).join(''), this.chainHead));
+      this.batchBuf = Buffer.from(text);
+    } else {
+      // A Buffer (a long list built in slices) is written as it is, without another copy.
+      const only = batch.length === 1 ? batch[0]!.data : null;
+      this.batchBuf = Buffer.isBuffer(only)
+        ? only
+        : batch.every((p) => typeof p.data === 'string')
+          ? Buffer.from(batch.map((p) => p.data).join(''))
+          : Buffer.concat(batch.map((p) => (typeof p.data === 'string' ? Buffer.from(p.data) : p.data)));
     }
-    this.batchBuf = Buffer.from(text);
     this.batchDone = 0;
     this.batchStart = performance.now();
     fs.write(this.fd, this.batchBuf, 0, this.batchBuf.length, null, (err, n) => this.release(err, n));

@@ -1,10 +1,31 @@
-/** The table of handled CallbackCommands. Commands not listed here are answered OK and not written. */
-import type { Config } from '../config.js';
-import type { CallbackFactory, CallbackModule } from './types.js';
+/**
+ * The table of audited CallbackCommands. Every other command (and an audited one turned off in
+ * `audit.commands`) is answered OK with its body read and discarded, never parsed.
+ */
+import { ConfigError, type Config } from '../config.js';
+import { groupDestroyed } from './group-destroyed.js';
 import { memberExit } from './member-exit.js';
+import type { CallbackEntry, CallbackModule } from './types.js';
 
-const FACTORIES: readonly CallbackFactory[] = [memberExit];
+export const TABLE: readonly CallbackEntry[] = [memberExit, groupDestroyed];
 
-export function buildCallbacks(limits: Config['limits']): ReadonlyMap<string, CallbackModule> {
-  return new Map(FACTORIES.map((f) => f(limits)).map((m) => [m.command, m]));
+/** The modules of the commands the config audits, keyed by command, each with its configured limits. */
+export function buildCallbacks(config: Pick<Config, 'audit' | 'limits'>): ReadonlyMap<string, CallbackModule> {
+  const known = TABLE.map((e) => e.command);
+  const unknown = Object.keys(config.audit.commands).filter((c) => !known.includes(c));
+  if (unknown.length) {
+    const allowed = known.map((c) => JSON.stringify(c)).join(', ');
+    throw new ConfigError(`invalid config:\n${unknown.map((c) => `  - /audit/commands/${c}: not an audited command (one of ${allowed})`).join('\n')}`);
+  }
+  const out = new Map<string, CallbackModule>();
+  for (const entry of TABLE) {
+    const own = config.audit.commands[entry.command] ?? {};
+    if (own.enabled === false) continue;
+    out.set(entry.command, entry.build({ ...entry.defaults, ...stripUndefined(own), stringChars: config.limits.stringChars }));
+  }
+  return out;
+}
+
+function stripUndefined(o: { bodyBytes?: number; members?: number }) {
+  return Object.fromEntries(Object.entries(o).filter(([k, v]) => v !== undefined && k !== 'enabled'));
 }

@@ -1,9 +1,9 @@
 /**
- * What every callback module provides. Adding a command means one file here and one line in
- * index.ts.
+ * What every audited callback module provides. Adding a command means one file here and one entry
+ * in the table in index.ts; its limits and its on/off switch then come with it in the config
+ * (`audit.commands`).
  */
 import type { Lines } from '../audit/line.js';
-import type { Config } from '../config.js';
 
 /** Facts about the request that come from outside the body. */
 export interface RequestFacts {
@@ -14,12 +14,32 @@ export interface RequestFacts {
   receivedAt: number;
 }
 
+/** A command's limits: the largest body it accepts, and the most members one callback may list. */
+export interface CommandLimits {
+  bodyBytes: number;
+  members: number;
+}
+
+/** The config's string bound, shared by every command's schema. */
+export interface SchemaLimits {
+  stringChars: number;
+}
+
 export interface CallbackModule {
   /** The CallbackCommand this module handles. */
   command: string;
-  /** Check the body once per request; throws AppError(INVALID_CALLBACK) naming the field. */
-  toLines(body: unknown, facts: RequestFacts): Lines;
+  /** The body limit the route enforces while reading (413 beyond). */
+  bodyBytes: number;
+  /**
+   * Check the body once per request and build its lines; throws AppError(INVALID_CALLBACK) naming
+   * the field. Large member lists are formatted in slices, yielding to the event loop between them.
+   */
+  toLines(body: unknown, facts: RequestFacts): Promise<Lines>;
 }
 
-/** A module is built once at start from the limits in the config (its schema is compiled then). */
-export type CallbackFactory = (limits: Config['limits']) => CallbackModule;
+/** One entry of the table: the command, its default limits, and how to build it from the config's limits. */
+export interface CallbackEntry {
+  command: string;
+  defaults: CommandLimits;
+  build(limits: CommandLimits & SchemaLimits): CallbackModule;
+}

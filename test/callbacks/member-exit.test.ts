@@ -1,16 +1,16 @@
 import t from 'tap';
-import { buildCallbacks } from '../../src/callbacks/index.js';
-import { COMMAND } from '../../src/callbacks/member-exit.js';
+import { buildCallbacks, TABLE } from '../../src/callbacks/index.js';
+import { COMMAND, memberExit } from '../../src/callbacks/member-exit.js';
+import { ConfigError } from '../../src/config.js';
 import { AppError } from '../../src/errors.js';
 
-const limits = { bodyBytes: 1 << 20, membersPerCallback: 3, stringChars: 16, requestDeadlineMs: 1500, headersTimeoutMs: 1000, requestTimeoutMs: 1000, keepAliveTimeoutMs: 1000, maxConnections: 10 };
-const mod = buildCallbacks(limits).get(COMMAND)!;
+const mod = memberExit.build({ bodyBytes: 1 << 20, members: 3, stringChars: 16 });
 const facts = { sdkAppId: '1400000000', clientIp: null, optPlatform: null, receivedAt: 0 };
 const good = { CallbackCommand: COMMAND, GroupId: 'g', Type: 'Public', ExitType: 'Quit', Operator_Account: 'u', ExitMemberList: [{ Member_Account: 'u' }] };
 
-function reason(body: unknown): string {
+async function reason(body: unknown): Promise<string> {
   try {
-    mod.toLines(body, facts);
+    await mod.toLines(body, facts);
     return 'accepted';
   } catch (err) {
     if (!(err instanceof AppError)) throw err;
@@ -18,8 +18,17 @@ function reason(body: unknown): string {
   }
 }
 
-t.test('the table holds the member-exit module', async (t) => {
-  t.equal(mod.command, 'Group.CallbackAfterMemberExit');
+t.test('the table holds the audited commands, each on by default and able to be turned off', async (t) => {
+  t.same(TABLE.map((e) => e.command), ['Group.CallbackAfterMemberExit', 'Group.CallbackAfterGroupDestroyed']);
+  const limits = { stringChars: 64 } as never;
+  t.same([...buildCallbacks({ audit: { commands: {} }, limits } as never).keys()], TABLE.map((e) => e.command));
+  const off = buildCallbacks({ audit: { commands: { 'Group.CallbackAfterGroupDestroyed': { enabled: false } } }, limits } as never);
+  t.same([...off.keys()], ['Group.CallbackAfterMemberExit']);
+  const own = buildCallbacks({ audit: { commands: { 'Group.CallbackAfterMemberExit': { bodyBytes: 4096 } } }, limits } as never);
+  t.equal(own.get(COMMAND)!.bodyBytes, 4096, 'a configured limit');
+  t.equal(own.get('Group.CallbackAfterGroupDestroyed')!.bodyBytes, 8 * 1024 * 1024, 'a default limit');
+  t.throws(() => buildCallbacks({ audit: { commands: { 'Group.CallbackBeforeSendMsg': { enabled: true } } }, limits } as never), ConfigError);
+  t.throws(() => buildCallbacks({ audit: { commands: { Nope: {} } }, limits } as never), /\/audit\/commands\/Nope: not an audited command \(one of "Group.CallbackAfterMemberExit", "Group.CallbackAfterGroupDestroyed"\)/);
 });
 
 t.test('accepts the documented shapes', async (t) => {
@@ -34,7 +43,7 @@ t.test('accepts the documented shapes', async (t) => {
     { ...good, ExitMemberList: [{ Member_Account: 'a' }, { Member_Account: 'b' }, { Member_Account: 'c' }] },
     { ...good, GroupId: 'x'.repeat(16) },
   ]) {
-    t.equal(reason(body), 'accepted', JSON.stringify(body).slice(0, 100));
+    t.equal(await reason(body), 'accepted', JSON.stringify(body).slice(0, 100));
   }
 });
 
@@ -61,7 +70,7 @@ t.test('refuses, naming the field', async (t) => {
     [{ ...good, EventTime: null }, /\/EventTime/],
   ];
   for (const [body, why] of cases) {
-    const r = reason(body);
+    const r = await reason(body);
     t.match(r, /^INVALID_CALLBACK: /, JSON.stringify(body)?.slice(0, 80));
     t.match(r, why);
   }

@@ -9,14 +9,15 @@ import t from 'tap';
 import { Compile } from 'typebox/compile';
 import { AuditLineSchema } from '../../src/audit/line.js';
 import { buildCallbacks } from '../../src/callbacks/index.js';
-import { COMMAND, memberExitSchema } from '../../src/callbacks/member-exit.js';
+import { COMMAND, memberExit, memberExitSchema } from '../../src/callbacks/member-exit.js';
 import { loadConfig } from '../../src/config.js';
 import { AppError, ERRORS } from '../../src/errors.js';
 import { readLines } from '../helpers/lines.js';
 import { exitBody, post, startTest } from '../helpers/service.js';
 
-const limits = loadConfig({ env: {} }).limits;
-const mod = buildCallbacks(limits).get(COMMAND)!;
+const config = loadConfig({ env: {} });
+const limits = { ...config.limits, ...memberExit.defaults };
+const mod = buildCallbacks(config).get(COMMAND)!;
 const schema = Compile(memberExitSchema(limits));
 const line = Compile(AuditLineSchema);
 const facts = { sdkAppId: '1400000000', clientIp: '1.2.3.4', optPlatform: 'Web', receivedAt: Date.now() };
@@ -55,11 +56,11 @@ const body = fc.tuple(fullBody, fc.oneof({ weight: 5, arbitrary: fc.constant(nul
 
 t.test('schema property: any JSON value is either refused with INVALID_CALLBACK or gives valid lines', async (t) => {
   let accepted = 0;
-  fc.assert(
-    fc.property(fc.oneof(body, fc.jsonValue()), (b) => {
+  await fc.assert(
+    fc.asyncProperty(fc.oneof(body, fc.jsonValue()), async (b) => {
       let out;
       try {
-        out = mod.toLines(b, facts);
+        out = await mod.toLines(b, facts);
       } catch (err) {
         if (!(err instanceof AppError) || err.code !== 'INVALID_CALLBACK' || !/^callback body does not match the schema: \S/.test(err.message)) throw err;
         return !schema.Check(b) || Number((b as { EventTime?: unknown }).EventTime) > 253402300799999;

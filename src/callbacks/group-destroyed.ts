@@ -1,0 +1,49 @@
+/**
+ * Group.CallbackAfterGroupDestroyed: the group was dismissed, by its owner on a client or by the app
+ * through the REST API destroy_group. Tencent sends no member-exit callback then, so every member
+ * of `MemberList` gets a line like a member-exit one, with `exitType` `Destroyed` and `operator`
+ * null: the callback does not say who dismissed the group (../shared/PROTOCOL.md).
+ */
+import Type from 'typebox';
+import { formatLinesYielding } from '../audit/line.js';
+import { accounts, bodyCheck, eventTime, memberList, text } from './fields.js';
+import type { CallbackEntry, CommandLimits, SchemaLimits } from './types.js';
+
+export const COMMAND = 'Group.CallbackAfterGroupDestroyed';
+
+export function groupDestroyedSchema(limits: CommandLimits & SchemaLimits) {
+  return Type.Object({
+    CallbackCommand: Type.Literal(COMMAND),
+    GroupId: text(limits, 1),
+    Type: text(limits, 1),
+    MemberList: memberList(limits),
+    EventTime: eventTime(),
+  });
+}
+
+interface GroupDestroyedBody {
+  GroupId: string;
+  Type: string;
+  MemberList: { Member_Account: string }[];
+}
+
+export const groupDestroyed: CallbackEntry = {
+  command: COMMAND,
+  // A Community group holds up to 100,000 members: its dismissal body is about 3 MB.
+  defaults: { bodyBytes: 8 * 1024 * 1024, members: 100000 },
+  build(limits) {
+    const check = bodyCheck(groupDestroyedSchema(limits));
+    return {
+      command: COMMAND,
+      bodyBytes: limits.bodyBytes,
+      toLines(body, facts) {
+        const eventTime = check(body);
+        const b = body as GroupDestroyedBody;
+        return formatLinesYielding(
+          { ...facts, groupId: b.GroupId, groupType: b.Type, exitType: 'Destroyed', operator: null, eventTime },
+          accounts(b.MemberList),
+        );
+      },
+    };
+  },
+};

@@ -79,15 +79,32 @@ const ConfigSchema = Type.Object(
         rotateCheckMs: Type.Integer({ minimum: 50, maximum: 60000 }),
         /** Tamper evidence: each line gains `prev`, the SHA-256 of the line before (docs/investigating.md, "Tamper evidence"). */
         chain: Type.Boolean(),
+        /**
+         * The audited commands (Group.CallbackAfterMemberExit, Group.CallbackAfterGroupDestroyed),
+         * each on by default with its own limits: `enabled: false` answers it OK unread like any
+         * other command; `bodyBytes` is its largest body (413 beyond), `members` its longest list.
+         */
+        commands: Type.Record(
+          Type.String(),
+          Type.Object(
+            {
+              enabled: Type.Optional(Type.Boolean()),
+              bodyBytes: Type.Optional(Type.Integer({ minimum: 1024, maximum: 256 * 1024 * 1024 })),
+              members: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000000 })),
+            },
+            { additionalProperties: false },
+          ),
+        ),
       },
       { additionalProperties: false },
     ),
     limits: Type.Object(
       {
-        /** Largest accepted body after decoding, in bytes (413 beyond). */
-        bodyBytes: Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024 }),
-        /** Most members in one callback's ExitMemberList. */
-        membersPerCallback: Type.Integer({ minimum: 1, maximum: 100000 }),
+        /**
+         * Largest body of a command that is not audited, read and discarded unparsed before it is
+         * answered OK (413 beyond). Audited commands have their own limits in `audit.commands`.
+         */
+        otherBodyBytes: Type.Integer({ minimum: 1024, maximum: 256 * 1024 * 1024 }),
         /** Longest accepted string field (GroupId, accounts, Type, ...), in characters. Tencent's own: 32-byte UserID, 48-byte GroupId. */
         stringChars: Type.Integer({ minimum: 16, maximum: 65536 }),
         /** A request that is not answered within this many ms gets 503 (Tencent gives up at 2000). */
@@ -123,10 +140,10 @@ const BUILT_IN = {
   maxSkewSeconds: 60,
   trustProxy: [],
   admin: { host: '127.0.0.1', port: 9464 },
-  audit: { maxQueueBytes: 16 * 1024 * 1024, rotateCheckMs: 1000, chain: false },
+  // 64 MiB: a 100,000-member dismissal is ~36 MB of lines, handed to the writer at once.
+  audit: { maxQueueBytes: 64 * 1024 * 1024, rotateCheckMs: 1000, chain: false, commands: {} },
   limits: {
-    bodyBytes: 1024 * 1024,
-    membersPerCallback: 10000,
+    otherBodyBytes: 16 * 1024 * 1024,
     stringChars: 1024,
     requestDeadlineMs: 1500,
     headersTimeoutMs: 10000,
@@ -235,6 +252,8 @@ export function loadConfig(opts: LoadOptions = {}): Readonly<Config> {
   if (file) merged = overlay(merged, readJson(file, 'config file'));
   merged = overlay(merged, fromEnv(env, merged));
   if (Array.isArray(merged.apps)) merged.apps = merged.apps.map((a) => (isObject(a) ? stripUndefined(a) : a));
+  const moved = movedKeys(merged);
+  if (moved.length) throw new ConfigError(`invalid config:\n  - ${moved.join('\n  - ')}`);
   if (!CheckConfig.Check(merged)) {
     const problems = describeErrors(CheckConfig.Errors(merged), Infinity, ConfigSchema);
     throw new ConfigError(`invalid config:\n  - ${problems.join('\n  - ')}`);
@@ -284,6 +303,16 @@ function resolveTokens(app: AppConfig, where: string, problems: string[]): void 
   delete app.tokenFiles;
   if (all.length) app.tokens = [...new Set(all)];
   else delete app.tokens;
+}
+
+/** Keys of an older version, named with where they went rather than as merely unknown. */
+function movedKeys(merged: Json): string[] {
+  const limits = isObject(merged.limits) ? merged.limits : {};
+  const to = (key: string) => `audit.commands["Group.CallbackAfterMemberExit"].${key}`;
+  return [
+    ...('bodyBytes' in limits ? [`/limits/bodyBytes: moved to ${to('bodyBytes')} (each audited command has its own)`] : []),
+    ...('membersPerCallback' in limits ? [`/limits/membersPerCallback: moved to ${to('members')}`] : []),
+  ];
 }
 
 function stripUndefined(o: Json): Json {

@@ -42,6 +42,11 @@ export async function serve(argv: readonly string[]): Promise<void> {
   try {
     service = await startService(config, log);
   } catch (err) {
+    if (err instanceof ConfigError) {
+      // Found only once the service is built (an audit.commands key that names no module).
+      process.stderr.write(`member-exit-audit: ${err.message}\n`);
+      process.exit(2);
+    }
     log.fatal({ stage: 'starting', err: { code: (err as NodeJS.ErrnoException).code, message: (err as Error).message } }, 'cannot start');
     process.exit(1);
   }

@@ -67,7 +67,7 @@ export async function startService(config: Readonly<Config>, log: Logger): Promi
 
   const lifecycle: Lifecycle = { stopping: false };
   const access = { current: buildAccess(config) };
-  const app = createApp({ config, access, writer, callbacks: buildCallbacks(config.limits), metrics, log, lifecycle });
+  const app = createApp({ config, access, writer, callbacks: buildCallbacks(config), metrics, log, lifecycle });
   const tlsFiles = () => config.tls && { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) };
   // Node checks header/request timeouts every connectionsCheckingInterval (default 30 s): check
   // often enough that the configured slow-client limits hold.

@@ -12,7 +12,8 @@ t.test('config/default.json holds the documented defaults', async (t) => {
     audit: { file: 'var/audit/member-exit.ndjson', durability: 'fsync' },
     admin: { host: '127.0.0.1', port: 9464 },
     maxSkewSeconds: 60,
-    limits: { bodyBytes: 1048576, requestDeadlineMs: 1500 },
+    limits: { otherBodyBytes: 16777216, requestDeadlineMs: 1500 },
+    audit: { maxQueueBytes: 67108864, commands: {} },
   });
   t.ok(Object.isFrozen(c) && Object.isFrozen(c.audit) && Object.isFrozen(c.apps[0]), 'frozen');
   t.same(JSON.parse(readFileSync(new URL('../config/default.json', import.meta.url), 'utf8')).listen, { host: '127.0.0.1', port: 8080 });
@@ -112,4 +113,14 @@ t.test('a malformed config file is located, never quoted: it may hold a token', 
       t.notMatch((err as Error).message, /SUPERSECRE|SUPER/, `${f}: no part of the token`);
     }
   }
+});
+
+t.test('limits of an older version are named with where they moved', async (t) => {
+  const dir = t.testdir({ 'old.json': JSON.stringify({ limits: { bodyBytes: 2097152, membersPerCallback: 20 } }) });
+  t.throws(() => loadConfig({ file: join(dir, 'old.json'), env: {} }), {
+    message:
+      'invalid config:\n' +
+      '  - /limits/bodyBytes: moved to audit.commands["Group.CallbackAfterMemberExit"].bodyBytes (each audited command has its own)\n' +
+      '  - /limits/membersPerCallback: moved to audit.commands["Group.CallbackAfterMemberExit"].members',
+  });
 });

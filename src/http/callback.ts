@@ -1,8 +1,9 @@
 /**
  * The callback route: POST on the callback path. Cheap checks come before the body is read:
- * source address, SdkAppid, signature, CallbackCommand; then the body is parsed as JSON whatever
- * its Content-Type, handed to the command's module, and its lines are appended. The reply is sent
- * only after the writer confirms them.
+ * source address, SdkAppid, signature, CallbackCommand. Then the command decides: an audited one's
+ * body is parsed as JSON whatever its Content-Type (within that command's limit), handed to its
+ * module, and its lines are appended, the reply sent only after the writer confirms them; any other
+ * command's body is read and discarded unparsed, and answered OK.
  */
 import type { Context, Middleware } from 'koa';
 import bodyParser from 'koa-bodyparser';
@@ -15,6 +16,7 @@ import type { Metrics } from '../metrics.js';
 import { parseQuery, type Query } from './query.js';
 import { replyOk, type ReplyState } from './reply.js';
 import { checkSign } from './signature.js';
+import { discardBody } from './discard.js';
 import { clientAddress } from './source.js';
 import type { Access } from './access.js';
 
@@ -99,36 +101,46 @@ export function callbackRoute(deps: CallbackDeps): Middleware {
     state.optPlatform = bounded(q, 'OptPlatform');
   };
 
-  const parse = bodyParser({
-    enableTypes: ['json'],
-    jsonLimit: `${config.limits.bodyBytes}b`,
-    strict: true,
-    // The IM backend promises no Content-Type (PROTOCOL.md): the body is JSON whatever it says.
-    detectJSON: () => true,
-    onerror: (err) => {
-      throw bodyError(err as { status?: number; type?: string });
-    },
-  });
+  // One parser per audited command: each has its own body limit.
+  const parsers = new Map(
+    [...callbacks.values()].map((m) => [
+      m.command,
+      bodyParser({
+        enableTypes: ['json'],
+        jsonLimit: `${m.bodyBytes}b`,
+        strict: true,
+        // The IM backend promises no Content-Type (PROTOCOL.md): the body is JSON whatever it says.
+        detectJSON: () => true,
+        onerror: (err) => {
+          throw bodyError(err as { status?: number; type?: string });
+        },
+      }),
+    ]),
+  );
 
-  const dispatch = async (ctx: Context) => {
+  /** A command we do not audit (a "before" callback among them) must never be blocked. */
+  const notAudited = async (ctx: Context) => {
     const state = ctx.state as Required<CallbackState>;
+    await discardBody(ctx.req, config.limits.otherBodyBytes);
+    otherOk.inc();
+    log.debug({ stage: 'processing', command: state.command, sdkAppId: state.sdkAppId }, 'callback not audited');
+    replyOk(ctx);
+  };
+
+  const audited = async (ctx: Context, module: CallbackModule) => {
+    const state = ctx.state as Required<CallbackState>;
+    await parsers.get(module.command)!(ctx, parsed);
     const raw = (ctx.request as { rawBody?: string }).rawBody ?? '';
     if (raw.length === 0) throw new AppError('BAD_JSON', 'empty body');
-    // raw-body decodes invalid UTF-8 to U+FFFD; a callback carries none (Tencent sends valid UTF-8).
+    // raw-body decodes invalid UTF-8 to U+FFFD; an audited callback carries none: its fields are
+    // Tencent ids, which are ASCII.
     if (raw.includes('\uFFFD')) throw new AppError('BAD_UTF8');
     const body = ctx.request.body as { CallbackCommand?: unknown } | unknown[];
     const bodyCommand = Array.isArray(body) ? undefined : body.CallbackCommand;
     if (bodyCommand !== undefined && bodyCommand !== state.command) {
       throw new AppError('COMMAND_MISMATCH', `query has ${JSON.stringify(state.command).slice(0, 80)}`);
     }
-    const module = callbacks.get(state.command);
-    if (!module) {
-      // A command we do not audit (a "before" callback among them) must never be blocked.
-      otherOk.inc();
-      log.debug({ stage: 'processing', command: state.command, sdkAppId: state.sdkAppId }, 'callback not audited');
-      return replyOk(ctx);
-    }
-    const lines = module.toLines(body, state as RequestFacts);
+    const lines = await module.toLines(body, state as RequestFacts);
     await writer.append(lines.text, state.receivedAt);
     metrics.lines.inc(lines.count);
     okByCommand.get(module.command)!.inc();
@@ -138,7 +150,7 @@ export function callbackRoute(deps: CallbackDeps): Middleware {
   const parsed = async () => {};
   return async function callback(ctx: Context) {
     check(ctx);
-    await parse(ctx, parsed);
-    await dispatch(ctx);
+    const module = callbacks.get((ctx.state as CallbackState).command!);
+    await (module ? audited(ctx, module) : notAudited(ctx));
   };
 }

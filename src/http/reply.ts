@@ -53,6 +53,9 @@ export function errorReplies(log: Logger, metrics: Metrics, handled: ReadonlySet
       const command = state.command && handled.has(state.command) ? state.command : 'other';
       metrics.callbacks.inc({ command, result: err.code });
       ctx.status = err.status;
+      // Refused before the body was all read (413 mid-body, a checksum of the query): the rest of
+      // it would be taken for the next request on a keep-alive connection. Close it after the reply.
+      if (!ctx.req.complete) ctx.set('Connection', 'close');
       ctx.set('Content-Type', JSON_TYPE);
       ctx.body = failBody(err);
       if (err.status === 405) ctx.set('Allow', 'POST');

@@ -40,7 +40,7 @@ const TABLE_COLUMNS: [string, (l: AuditLine, local: boolean) => string][] = [
   ['APP', (l) => l.sdkAppId],
   ['GROUP', (l) => l.groupId],
   ['EXIT', (l) => l.exitType],
-  ['OPERATOR', (l) => l.operator],
+  ['OPERATOR', (l) => l.operator ?? '-'],
   ['MEMBER', (l) => l.member],
 ];
 

@@ -21,7 +21,7 @@ Filters (exact match; combine freely):
   --member ACCOUNT      the member who left
   --group GROUPID       the group
   --operator ACCOUNT    who kicked (Kicked) or the member itself (Quit)
-  --exit-type TYPE      Kicked or Quit
+  --exit-type TYPE      Kicked, Quit, or Destroyed (the group was dismissed)
   --app SDKAPPID        the app
   --id ID               one line by its id
   --since TIME          the event (time) at or after TIME: ISO-8601 (2026-11-01,
@@ -79,7 +79,7 @@ export async function query(argv: string[], io = { stdout: process.stdout as Nod
   try {
     const format = v.format as Format;
     if (!['ndjson', 'table', 'csv'].includes(format)) throw new UsageError(`--format must be ndjson, table or csv, not ${format}`);
-    if (v['exit-type'] !== undefined && !['Kicked', 'Quit'].includes(v['exit-type'])) throw new UsageError('--exit-type must be Kicked or Quit');
+    if (v['exit-type'] !== undefined && !['Kicked', 'Quit', 'Destroyed'].includes(v['exit-type'])) throw new UsageError('--exit-type must be Kicked, Quit or Destroyed');
     filters = {
       member: v.member,
       group: v.group,

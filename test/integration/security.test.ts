@@ -69,7 +69,7 @@ t.test('allowlist of sources; X-Forwarded-For only from a trusted proxy', async 
 });
 
 t.test('limits: members per callback and string length', async (t) => {
-  const svc = await startLogged(t, { limits: { membersPerCallback: 5, stringChars: 32 } });
+  const svc = await startLogged(t, { limits: { stringChars: 32 }, audit: { commands: { 'Group.CallbackAfterMemberExit': { members: 5 } } } });
   const many = await post(svc.port, exitBody({ ExitMemberList: Array.from({ length: 6 }, (_, i) => ({ Member_Account: `m${i}` })) }));
   t.equal(many.status, 400);
   t.match(many.json.ErrorInfo, /ExitMemberList: must not have more than 5/);

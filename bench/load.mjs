@@ -46,6 +46,7 @@ console.log(
     p50: result.latency.p50,
     p99: result.latency.p99,
     p999: result.latency.p99_9,
+    max: result.latency.max,
     durationS: result.duration,
   }),
 );

@@ -3,7 +3,8 @@
 // autocannon) to CPU 1 where `taskset` exists. Prints one table and writes bench/results.json.
 //
 // Env: DURATION (s per run, default 5), RUNS (repeats, median taken, default 3), SOAK (s of the
-// memory soak at 64 connections, default 60; 0 skips), ONLY (a substring of a row's name).
+// memory soak at 64 connections, default 60; 0 skips), ONLY (a substring of a row's name, or
+// `dismissal`), DISMISSALS (100,000-member dismissals in the dismissal row, default 3).
 import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
 import http from 'node:http';
@@ -88,19 +89,20 @@ function get(port, path) {
 }
 
 /** The load generator on CPU 1. */
-function runLoad(port, connections, members, duration, dir) {
-  const ackedFile = join(dir, 'acked.json');
+function runLoad(port, connections, members, duration, dir, prefix = 'b') {
+  const ackedFile = join(dir, `acked-${prefix}.json`);
   const [cmd, args] = pinned(1, [join(ROOT, 'bench/load.mjs')]);
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, {
-      env: { ...process.env, PORT: String(port), CONNECTIONS: String(connections), DURATION: String(duration), MEMBERS: String(members), PREFIX: 'b', ACKED_FILE: ackedFile },
+      env: { ...process.env, PORT: String(port), CONNECTIONS: String(connections), DURATION: String(duration), MEMBERS: String(members), PREFIX: prefix, ACKED_FILE: ackedFile },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.on('exit', (code) => {
       if (code !== 0) return reject(new Error(`load generator exited ${code}`));
-      resolve({ ...JSON.parse(out.trim().split('\n').at(-1)), acked: JSON.parse(readFileSync(ackedFile, 'utf8')) });
+      // Acknowledged callbacks as `<prefix>-<k>`, the head their members' names start with.
+      resolve({ ...JSON.parse(out.trim().split('\n').at(-1)), acked: JSON.parse(readFileSync(ackedFile, 'utf8')).map((k) => `${prefix}-${k}`) });
     });
   });
 }
@@ -113,6 +115,8 @@ function runLoad(port, connections, members, duration, dir) {
 function checkOutput(file, acked, members, connections) {
   const seen = new Map();
   let lines = 0;
+  const destroyed = new Set();
+  let destroyedLines = 0;
   // Streamed in 4 MiB reads: a 100-member run writes more than a JavaScript string can hold.
   const fd = existsSync(file) ? openSync(file, 'r') : null;
   const buf = Buffer.alloc(4 << 20);
@@ -123,7 +127,12 @@ function checkOutput(file, acked, members, connections) {
     for (const line of parts) {
       const v = JSON.parse(line);
       if (v.event !== 'group.member.exit' || !/^[0-9a-f]{32}$/.test(v.id)) throw new Error(`bad line ${line}`);
-      const k = Number(v.member.split('-')[1]);
+      if (v.exitType === 'Destroyed') {
+        destroyed.add(v.member + ' ' + v.groupId);
+        destroyedLines++;
+        continue;
+      }
+      const k = v.member.split('-').slice(0, 2).join('-');
       seen.set(k, (seen.get(k) ?? 0) + 1);
       lines++;
     }
@@ -135,7 +144,8 @@ function checkOutput(file, acked, members, connections) {
   }
   const extra = lines - acked.length * members;
   if (extra < 0 || extra > connections * members) throw new Error(`${extra} lines beyond the acknowledged ones`);
-  return { lines, extra };
+  if (destroyed.size !== destroyedLines) throw new Error(`${destroyedLines - destroyed.size} dismissal lines doubled`);
+  return { lines, extra, destroyedLines };
 }
 
 async function once(kind, durability, connections, members, duration = DURATION) {
@@ -225,6 +235,78 @@ async function soak() {
   }
 }
 
+/** POST one body to the service; resolves with the status and the ms to the reply's end. */
+function postBody(port, path, body) {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const req = http.request({ host: '127.0.0.1', port, method: 'POST', path, headers: { 'content-length': Buffer.byteLength(body) } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode, ms: performance.now() - t0 }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** The largest event-loop stall since the last scrape (prom-client resets its histogram on each). */
+async function loopLagMaxMs(adminPort) {
+  const m = await get(adminPort, '/metrics');
+  return Number(/^nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(m)?.[1]) * 1000;
+}
+
+/**
+ * A dismissal of Tencent's largest group (100,000 members, ~3 MB, issue #10) while legitimate
+ * member-exits arrive on 16 connections: first DURATION s without dismissals, then DURATION s with
+ * DISMISSALS of them spread over the window. Reports the time to answer each, the latency the
+ * other callbacks see in both windows, the largest event-loop stall, and memory.
+ */
+async function dismissal() {
+  const COUNT = Number(process.env.DISMISSALS ?? 3);
+  const dir = mkdtempSync(join(tmpdir(), 'mea-bench-dismissal-'));
+  try {
+    const server = await startServer('service', 'fsync', dir);
+    await sleep(200);
+    const quiet = await runLoad(server.port, 16, 1, DURATION, dir, 'q');
+    const rssBefore = rssMb(server.child.pid);
+    await loopLagMaxMs(server.adminPort);
+    const answers = [];
+    const sending = (async () => {
+      for (let i = 0; i < COUNT; i++) {
+        await sleep((DURATION * 1000) / (COUNT + 1));
+        const members = Array.from({ length: 100000 }, (_, k) => ({ Member_Account: `member_${i}_${String(k).padStart(6, '0')}` }));
+        const body = JSON.stringify({ CallbackCommand: 'Group.CallbackAfterGroupDestroyed', GroupId: `@TGS#_@TGS#BENCH${i}`, Type: 'Community', Owner_Account: 'owner', MemberList: members, EventTime: Date.now() });
+        const r = await postBody(server.port, '/?SdkAppid=1400000000&CallbackCommand=Group.CallbackAfterGroupDestroyed', body);
+        if (r.status !== 200) throw new Error(`dismissal answered ${r.status}`);
+        answers.push({ ms: r.ms, bodyMB: body.length / 1e6 });
+      }
+    })();
+    const busy = await runLoad(server.port, 16, 1, DURATION, dir);
+    await sending;
+    const lagMaxMs = await loopLagMaxMs(server.adminPort);
+    const peak = peakRssMb(server.child.pid);
+    await sleep(3000);
+    const rssAfter = rssMb(server.child.pid);
+    await stopServer(server);
+    const checked = checkOutput(server.file, [...quiet.acked, ...busy.acked], 1, 32);
+    if (checked.destroyedLines !== COUNT * 100000) throw new Error(`${checked.destroyedLines} dismissal lines, expected ${COUNT * 100000}`);
+    return {
+      dismissals: COUNT,
+      bodyMB: +answers[0].bodyMB.toFixed(1),
+      answerMs: answers.map((a) => Math.round(a.ms)),
+      answerMsMedian: Math.round(median(answers.map((a) => a.ms))),
+      others: {
+        quiet: { reqPerSec: Math.round(quiet.total2xx / quiet.durationS), p50: quiet.p50, p99: quiet.p99, p999: quiet.p999, max: quiet.max ?? null },
+        withDismissals: { reqPerSec: Math.round(busy.total2xx / busy.durationS), p50: busy.p50, p99: busy.p99, p999: busy.p999, max: busy.max ?? null },
+      },
+      eventLoopLagMaxMs: Math.round(lagMaxMs),
+      rssMb: { before: +rssBefore.toFixed(1), peak: +peak.toFixed(1), after3s: +rssAfter.toFixed(1) },
+      destroyedLines: checked.destroyedLines,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 const rows = [];
 for (const durability of ['write', 'fsync']) {
   for (const connections of [1, 16, 64, 256]) rows.push({ durability, connections, members: 1 });
@@ -249,6 +331,8 @@ for (const row of rows) {
   process.stderr.write(`${name}: service ${Math.round(s.reqPerSec)} req/s, baseline ${Math.round(b.reqPerSec)} req/s, ratio ${r.ratio}\n`);
 }
 
+const dismissals = !ONLY || 'dismissal'.includes(ONLY) ? await dismissal() : null;
+if (dismissals) process.stderr.write(`dismissal: ${JSON.stringify(dismissals)}\n`);
 const startup = ONLY ? null : await startupMs();
 const memory = ONLY || !SOAK ? null : await soak();
 
@@ -278,14 +362,22 @@ for (const d of ['write', 'fsync']) {
   const hundred = find(d, 64, 100);
   if (one && hundred) check(`lines/s at 100 members >= 20 x lines/s at 1 member (${d}, 64 connections)`, hundred.service.linesPerSec >= 20 * one.service.linesPerSec, +(hundred.service.linesPerSec / one.service.linesPerSec).toFixed(1));
 }
+if (dismissals) {
+  check('a 100,000-member dismissal answered well inside 2 s (< 1000 ms, median)', dismissals.answerMsMedian < 1000, dismissals.answerMsMedian);
+  check('other callbacks keep p99 < 100 ms while dismissals are written', dismissals.others.withDismissals.p99 < 100, dismissals.others.withDismissals.p99);
+}
 if (startup) check('start to first accepted callback < 500 ms', startup.medianMs < 500, Math.round(startup.medianMs));
 if (memory) check('memory flat over the soak (no growth: second-half RSS slope < +1 MB/min)', memory.secondHalfSlopeMbPerMin < 1, memory.secondHalfSlopeMbPerMin);
 
 const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}, ${HAS_TASKSET ? 'server on CPU 0, load on CPU 1 (taskset)' : 'no taskset: unpinned'}`;
-const out = { date: new Date().toISOString(), machine, durationS: DURATION, runs: RUNS, results, startup, memory, targets };
+const out = { date: new Date().toISOString(), machine, durationS: DURATION, runs: RUNS, results, dismissals, startup, memory, targets };
 if (!ONLY) (await import('node:fs')).writeFileSync(new URL('./results.json', import.meta.url), JSON.stringify(out, null, 2) + '\n');
 console.log(`\nmember-exit-audit benchmark: ${machine}; ${DURATION} s per run, median of ${RUNS} runs\n`);
 console.log(table);
+if (dismissals) {
+  const o = dismissals.others;
+  console.log(`\n100,000-member dismissal (${dismissals.bodyMB} MB): answered in ${dismissals.answerMs.join(', ')} ms (median ${dismissals.answerMsMedian}); other callbacks on 16 connections p99 ${o.quiet.p99} ms quiet, ${o.withDismissals.p99} ms with dismissals (max ${o.quiet.max} / ${o.withDismissals.max} ms); event-loop stall max ${dismissals.eventLoopLagMaxMs} ms; RSS ${dismissals.rssMb.before} -> peak ${dismissals.rssMb.peak} -> ${dismissals.rssMb.after3s} MB`);
+}
 if (startup) console.log(`\nstart to first accepted callback: median ${Math.round(startup.medianMs)} ms (${startup.runsMs.join(', ')})`);
 if (memory) console.log(`memory over ${memory.seconds} s at 64 connections (fsync): RSS ${memory.rssMbFirst} -> max ${memory.rssMbMax} -> ${memory.rssMbLast} MB, second-half slope ${memory.secondHalfSlopeMbPerMin} MB/min, ${memory.requests} callbacks`);
 console.log('\ntargets:');

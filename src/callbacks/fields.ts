@@ -2,11 +2,12 @@
  * Schema pieces and checks that every audited command shares: bounded strings, the member list,
  * EventTime in both documented shapes, and the one way a body is checked and refused.
  */
-import Type, { type TSchema } from 'typebox';
+import Type, { type Static, type TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
+import { formatLinesYielding, type ExitEvent } from '../audit/line.js';
 import { AppError } from '../errors.js';
 import { describeErrors } from '../schema-errors.js';
-import type { CommandLimits, SchemaLimits } from './types.js';
+import type { CallbackEntry, CommandLimits, RequestFacts, SchemaLimits } from './types.js';
 
 /** 9999-12-31T23:59:59.999Z: the last instant ISO-8601 writes with a four-digit year. */
 const MAX_EVENT_MS = 253402300799999;
@@ -38,5 +39,33 @@ export function bodyCheck<T extends TSchema>(schema: T): (body: unknown) => numb
   };
 }
 
-/** The accounts of a checked member list, in order. */
-export const accounts = (list: readonly { Member_Account: string }[]) => list.map((m) => m.Member_Account);
+/** What a module says about its command; `auditedCommand` makes it a table entry. */
+export interface AuditedCommand<S extends TSchema> {
+  command: string;
+  defaults: CommandLimits;
+  schema: (limits: CommandLimits & SchemaLimits) => S;
+  /** The fields every line of a checked body shares (the request's facts and EventTime are added). */
+  event: (body: Static<S>) => Omit<ExitEvent, keyof RequestFacts | 'eventTime'>;
+  /** The member list of a checked body. */
+  members: (body: Static<S>) => readonly { Member_Account: string }[];
+}
+
+/** A table entry: the body checked once against the compiled schema, one line per distinct member. */
+export function auditedCommand<S extends TSchema>(spec: AuditedCommand<S>): CallbackEntry {
+  return {
+    command: spec.command,
+    defaults: spec.defaults,
+    build(limits) {
+      const check = bodyCheck(spec.schema(limits));
+      return {
+        command: spec.command,
+        bodyBytes: limits.bodyBytes,
+        toLines(body, facts) {
+          const eventTime = check(body);
+          const b = body as Static<S>;
+          return formatLinesYielding({ ...facts, ...spec.event(b), eventTime }, spec.members(b).map((m) => m.Member_Account));
+        },
+      };
+    },
+  };
+}

@@ -5,9 +5,8 @@
  * null: the callback does not say who dismissed the group (../shared/PROTOCOL.md).
  */
 import Type from 'typebox';
-import { formatLinesYielding } from '../audit/line.js';
-import { accounts, bodyCheck, eventTime, memberList, text } from './fields.js';
-import type { CallbackEntry, CommandLimits, SchemaLimits } from './types.js';
+import { auditedCommand, eventTime, memberList, text } from './fields.js';
+import type { CommandLimits, SchemaLimits } from './types.js';
 
 export const COMMAND = 'Group.CallbackAfterGroupDestroyed';
 
@@ -21,29 +20,11 @@ export function groupDestroyedSchema(limits: CommandLimits & SchemaLimits) {
   });
 }
 
-interface GroupDestroyedBody {
-  GroupId: string;
-  Type: string;
-  MemberList: { Member_Account: string }[];
-}
-
-export const groupDestroyed: CallbackEntry = {
+export const groupDestroyed = auditedCommand({
   command: COMMAND,
   // A Community group holds up to 100,000 members: its dismissal body is about 3 MB.
   defaults: { bodyBytes: 8 * 1024 * 1024, members: 100000 },
-  build(limits) {
-    const check = bodyCheck(groupDestroyedSchema(limits));
-    return {
-      command: COMMAND,
-      bodyBytes: limits.bodyBytes,
-      toLines(body, facts) {
-        const eventTime = check(body);
-        const b = body as GroupDestroyedBody;
-        return formatLinesYielding(
-          { ...facts, groupId: b.GroupId, groupType: b.Type, exitType: 'Destroyed', operator: null, eventTime },
-          accounts(b.MemberList),
-        );
-      },
-    };
-  },
-};
+  schema: groupDestroyedSchema,
+  event: (b) => ({ groupId: b.GroupId, groupType: b.Type, exitType: 'Destroyed', operator: null }),
+  members: (b) => b.MemberList,
+});

@@ -4,9 +4,8 @@
  * line per distinct member.
  */
 import Type from 'typebox';
-import { formatLinesYielding } from '../audit/line.js';
-import { accounts, bodyCheck, eventTime, memberList, text } from './fields.js';
-import type { CallbackEntry, CommandLimits, SchemaLimits } from './types.js';
+import { auditedCommand, eventTime, memberList, text } from './fields.js';
+import type { CommandLimits, SchemaLimits } from './types.js';
 
 export const COMMAND = 'Group.CallbackAfterMemberExit';
 
@@ -23,31 +22,11 @@ export function memberExitSchema(limits: CommandLimits & SchemaLimits) {
   });
 }
 
-interface MemberExitBody {
-  GroupId: string;
-  Type: string;
-  ExitType: 'Kicked' | 'Quit';
-  Operator_Account: string;
-  ExitMemberList: { Member_Account: string }[];
-}
-
-export const memberExit: CallbackEntry = {
+export const memberExit = auditedCommand({
   command: COMMAND,
   // Tencent's members-per-call is small; 10,000 accounts of 32 bytes fit in well under 1 MiB.
   defaults: { bodyBytes: 1024 * 1024, members: 10000 },
-  build(limits) {
-    const check = bodyCheck(memberExitSchema(limits));
-    return {
-      command: COMMAND,
-      bodyBytes: limits.bodyBytes,
-      toLines(body, facts) {
-        const eventTime = check(body);
-        const b = body as MemberExitBody;
-        return formatLinesYielding(
-          { ...facts, groupId: b.GroupId, groupType: b.Type, exitType: b.ExitType, operator: b.Operator_Account, eventTime },
-          accounts(b.ExitMemberList),
-        );
-      },
-    };
-  },
-};
+  schema: memberExitSchema,
+  event: (b) => ({ groupId: b.GroupId, groupType: b.Type, exitType: b.ExitType, operator: b.Operator_Account }),
+  members: (b) => b.ExitMemberList,
+});

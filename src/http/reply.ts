@@ -7,6 +7,8 @@ import type { Context, Next } from 'koa';
 import type { Logger } from 'pino';
 import { AppError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
+import { visible } from '../visible.js';
+import { REFUSED_BY_PARSER } from './client-errors.js';
 
 const OK_BODY = Buffer.from('{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0}');
 
@@ -47,6 +49,8 @@ export function errorReplies(log: Logger, metrics: Metrics, handled: ReadonlySet
       await next();
       if (ctx.status === 404 && ctx.body === undefined) throw new AppError('NOT_FOUND');
     } catch (caught) {
+      // The parser refused this request mid-body and answered it (src/http/client-errors.ts).
+      if ((ctx.req.socket as unknown as Record<symbol, boolean>)[REFUSED_BY_PARSER]) return;
       const foreign = !(caught instanceof AppError);
       const err = foreign ? fromForeign(caught as object) : caught;
       const state = ctx.state as ReplyState;
@@ -65,7 +69,7 @@ export function errorReplies(log: Logger, metrics: Metrics, handled: ReadonlySet
           stage: 'receiving',
           req: ++seq,
           method: ctx.method,
-          path: ctx.path,
+          path: visible(ctx.path),
           remote: ctx.socket.remoteAddress,
           sdkAppId: state.sdkAppId,
           status: err.status,

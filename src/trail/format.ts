@@ -1,19 +1,28 @@
 /** Output of `query`: NDJSON (the lines as written), an aligned table for people, or CSV. */
 import type { AuditLine } from '../audit/line.js';
+import { visible } from '../visible.js';
 
 export type Format = 'ndjson' | 'table' | 'csv';
 
 export const CSV_COLUMNS = ['time', 'event', 'sdkAppId', 'groupId', 'groupType', 'exitType', 'operator', 'member', 'eventTime', 'receivedAt', 'clientIp', 'optPlatform', 'id'] as const;
 
 /**
- * RFC 4180 quoting. A cell starting with `=` gets a leading apostrophe, so that an account name
- * never runs as a formula in an investigator's spreadsheet. `+ - @` are left alone: Tencent group
- * ids start with `@` and accounts may be negative numbers, and those must stay exact.
+ * Cells a spreadsheet would run as a formula (OWASP CSV injection: = + - @, TAB, CR), and `'`
+ * itself, so the rule can be undone. TAB and CR are escaped visibly before this is asked.
+ */
+const FORMULA = /^[=+\-@']/;
+
+/**
+ * One CSV cell (RFC 4180), safe to open in a spreadsheet and still exact (docs/investigating.md):
+ * every control and bidi/format character (TAB and CR among them) is shown as `\u202e` (a
+ * backslash doubled), and a cell starting with `= + - @` or `'` gets one leading `'` (OWASP), which spreadsheets show as
+ * a text marker: `@TGS#2J4SZEAEL` and `-42` stay readable. To get the value back: drop one leading
+ * `'`, then undo the backslash escapes.
  */
 export function csvCell(v: unknown): string {
-  let s = v === null || v === undefined ? '' : String(v);
-  if (s.startsWith('=')) s = `'${s}`;
-  return /[",\r\n']/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  let s = v === null || v === undefined ? '' : visible(String(v));
+  if (FORMULA.test(s)) s = `'${s}`;
+  return /[",]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
 export function csvHeader(): string {
@@ -44,11 +53,9 @@ const TABLE_COLUMNS: [string, (l: AuditLine, local: boolean) => string][] = [
   ['MEMBER', (l) => l.member],
 ];
 
-/** Control characters would break the alignment (and a terminal): show them escaped. */
-const printable = (s: string) => s.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
 export function table(lines: AuditLine[], local: boolean): string {
-  const rows = lines.map((l) => TABLE_COLUMNS.map(([, get]) => printable(get(l, local))));
+  const rows = lines.map((l) => TABLE_COLUMNS.map(([, get]) => visible(get(l, local))));
   const head = TABLE_COLUMNS.map(([h]) => h);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const fmt = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ') + '\n';

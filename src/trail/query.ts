@@ -8,7 +8,11 @@ import type { AuditLine } from '../audit/line.js';
 import { matches, needleOf, parseTime, UsageError, type Filters } from './filter.js';
 import { csvHeader, csvRow, table, type Format } from './format.js';
 import { Output } from './output.js';
-import { readLines } from './reader.js';
+import { MAX_LINE, readLines } from './reader.js';
+import { visible } from '../visible.js';
+
+/** Bad lines reported one by one before the rest are only counted. */
+const SHOW_SKIPPED = 10;
 import { configuredTrail } from './files.js';
 
 export const QUERY_HELP = `Usage: member-exit-audit query [options] [FILE... | -]
@@ -37,8 +41,9 @@ Output:
   --config FILE         config file naming the audit file
   -h, --help            this help
 
-Exit status: 0 lines matched, 1 none matched, 2 usage error. Malformed lines are reported on
-stderr with file and line number and skipped.
+Exit status: 0 lines matched, 1 none matched, 2 usage error. Malformed lines, and lines longer
+than 1 MiB, are skipped: the first 10 are reported on stderr with file and line number, the rest
+counted in one line at the end.
 `;
 
 export async function query(argv: string[], io = { stdout: process.stdout as NodeJS.WritableStream, stderr: process.stderr as NodeJS.WritableStream }): Promise<number> {
@@ -100,6 +105,11 @@ export async function query(argv: string[], io = { stdout: process.stdout as Nod
   }
 
   const out = new Output(io.stdout as never);
+  // A flood of bad lines (a gzip of newlines) is a count, not one stderr line each.
+  let skipped = 0;
+  const skip = (where: string, why: string) => {
+    if (++skipped <= SHOW_SKIPPED) io.stderr.write(`${where}: ${why}\n`);
+  };
   const format = v.format as Format;
   const needle = needleOf(filters);
   const kept: AuditLine[] = [];
@@ -109,12 +119,16 @@ export async function query(argv: string[], io = { stdout: process.stdout as Nod
     const input = source === '-' ? process.stdin : source;
     try {
       for await (const line of readLines(input, source === '-' ? '(stdin)' : source, needle)) {
+        if (line.tooLong) {
+          skip(`${visible(line.file)}:${line.lineNo}`, `line longer than ${MAX_LINE} bytes skipped`);
+          continue;
+        }
         let parsed: AuditLine;
         try {
           parsed = JSON.parse(line.bytes.toString('utf8'));
           if (typeof parsed !== 'object' || parsed === null || typeof parsed.time !== 'string') throw new Error('not an audit line');
         } catch {
-          io.stderr.write(`${line.file}:${line.lineNo}: malformed line skipped\n`);
+          skip(`${visible(line.file)}:${line.lineNo}`, 'malformed line skipped');
           continue;
         }
         if (!matches(filters, parsed)) continue;
@@ -132,6 +146,7 @@ export async function query(argv: string[], io = { stdout: process.stdout as Nod
       return 2;
     }
   }
+  if (skipped > SHOW_SKIPPED) io.stderr.write(`member-exit-audit query: ${skipped - SHOW_SKIPPED} more malformed or too long lines skipped (${skipped} in all)\n`);
   if (v.count) await out.write(`${count}\n`);
   else if (format === 'table' && count) await out.write(table(kept, v.local));
   await out.flush();

@@ -9,13 +9,21 @@ import { createGunzip } from 'node:zlib';
 
 const NL = 0x0a;
 const CHUNK = 1 << 20;
+/**
+ * Longest line handed out. The service never writes one past ~40 KB; a longer one is foreign (or
+ * hostile: a gzip of one 512 MiB line) and is reported as too long and skipped, in linear time
+ * and without being held in memory.
+ */
+export const MAX_LINE = 1 << 20;
 
 export interface Line {
-  /** The line's bytes, without its newline. */
+  /** The line's bytes, without its newline (empty when `tooLong`). */
   bytes: Buffer;
   file: string;
   /** 1-based. */
   lineNo: number;
+  /** The line was longer than MAX_LINE and was skipped. */
+  tooLong?: true;
 }
 
 /** Gzip is told by its magic bytes, so `.1` holding gzip or `.gz` holding text both read right. */
@@ -54,25 +62,38 @@ function countNewlines(buf: Buffer, from: number, to: number): number {
  */
 export async function* readLines(source: string | Readable, name: string, needle?: Buffer): AsyncGenerator<Line> {
   const input = typeof source === 'string' ? createReadStream(source, { highWaterMark: CHUNK }) : source;
-  let carry: Buffer | null = null;
+  // The start of a line that runs past a chunk: its pieces, not one growing Buffer (which copied
+  // the whole line again for every chunk: quadratic on a long line).
+  let carry: Buffer[] = [];
+  let carryLen = 0;
+  let skipping = false;
   let lineNo = 0;
+  const tooLong = (): Line => ({ bytes: Buffer.alloc(0), file: name, lineNo, tooLong: true });
   for await (const chunk of decoded(input)) {
     let start = 0;
-    if (carry) {
+    if (skipping || carryLen) {
       const nl = chunk.indexOf(NL);
       if (nl === -1) {
-        carry = Buffer.concat([carry, chunk]);
+        if (!skipping) {
+          carry.push(Buffer.from(chunk));
+          carryLen += chunk.length;
+          if (carryLen > MAX_LINE) [skipping, carry, carryLen] = [true, [], 0];
+        }
         continue;
       }
-      const line = Buffer.concat([carry, chunk.subarray(0, nl)]);
-      carry = null;
       lineNo++;
-      if (!needle || line.includes(needle)) yield { bytes: line, file: name, lineNo };
+      if (skipping || carryLen + nl > MAX_LINE) yield tooLong();
+      else {
+        const line = Buffer.concat([...carry, chunk.subarray(0, nl)]);
+        if (!needle || line.includes(needle)) yield { bytes: line, file: name, lineNo };
+      }
+      [skipping, carry, carryLen] = [false, [], 0];
       start = nl + 1;
     }
     const last = chunk.lastIndexOf(NL);
     if (last < start) {
-      carry = chunk.subarray(start);
+      carry = [Buffer.from(chunk.subarray(start))];
+      carryLen = carry[0]!.length;
       continue;
     }
     if (needle) {
@@ -90,10 +111,15 @@ export async function* readLines(source: string | Readable, name: string, needle
         yield { bytes: chunk.subarray(pos, nl), file: name, lineNo: ++lineNo };
       }
     }
-    carry = last + 1 < chunk.length ? Buffer.from(chunk.subarray(last + 1)) : null;
+    carry = last + 1 < chunk.length ? [Buffer.from(chunk.subarray(last + 1))] : [];
+    carryLen = carry.length ? carry[0]!.length : 0;
   }
-  if (carry && carry.length) {
+  if (skipping || carryLen) {
     lineNo++;
-    if (!needle || carry.includes(needle)) yield { bytes: carry, file: name, lineNo };
+    if (skipping) yield tooLong();
+    else {
+      const line = Buffer.concat(carry);
+      if (!needle || line.includes(needle)) yield { bytes: line, file: name, lineNo };
+    }
   }
 }

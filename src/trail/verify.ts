@@ -6,7 +6,8 @@
 import { parseArgs } from 'node:util';
 import { GENESIS, lineHash } from '../audit/chain.js';
 import { configuredTrail } from './files.js';
-import { readLines } from './reader.js';
+import { MAX_LINE, readLines } from './reader.js';
+import { visible } from '../visible.js';
 
 export const VERIFY_HELP = `Usage: member-exit-audit verify [options] [FILE...]
 
@@ -66,7 +67,8 @@ export async function verify(argv: string[], io: Io = { stdout: process.stdout, 
   try {
     for (const file of files) {
       for await (const line of readLines(file, file)) {
-        const where = `${file}:${line.lineNo}`;
+        const where = `${visible(file)}:${line.lineNo}`;
+        if (line.tooLong) return broken(where, `a line longer than ${MAX_LINE} bytes: not written by this service`);
         const text = line.bytes.toString('utf8');
         let prev: unknown;
         try {

@@ -73,7 +73,7 @@ t.test('query across rotated files: filters, formats, exit status', async (t) =>
 
   const csv = await q('--group', 'g-new', '--format', 'csv');
   t.equal(csv.stdout.split('\n')[0], 'time,event,sdkAppId,groupId,groupType,exitType,operator,member,eventTime,receivedAt,clientIp,optPlatform,id');
-  t.match(csv.stdout.split('\n')[1], /,"'=cmd\|calc",/);
+  t.match(csv.stdout.split('\n')[1], /,'=cmd\|calc,/, 'the formula is defused');
   const table = await q('--member', 'jared', '--format', 'table');
   t.match(table.stdout, /^TIME +APP +GROUP +EXIT +OPERATOR +MEMBER\n2022-12-09T08:26:54\.123Z +1400000000 +@TGS#2J4SZEAEL +Kicked +leckie +jared\n/);
   const local = await q('--member', 'jared', '--format', 'table', '--local');
@@ -109,4 +109,33 @@ t.test('the command line: help for each subcommand, unknown commands, npx', asyn
   const { execFileSync } = await import('node:child_process');
   const viaNpx = execFileSync('npx', ['--no-install', 'member-exit-audit', 'query', '--help'], { cwd: new URL('../..', import.meta.url).pathname, encoding: 'utf8' });
   t.match(viaNpx, /Usage: member-exit-audit query/, 'npx member-exit-audit works in the project');
+});
+
+// Issue #12 item 4: one very long line cost quadratic time and unbounded memory; a small gzip of
+// newlines produced 409 MB of stderr.
+t.test('query and verify on hostile files: long lines skipped once, floods counted', { timeout: 60000 }, async (t) => {
+  const dir = t.testdir();
+  const good = (m: string) => `{"time":"2022-12-09T08:26:54.123Z","event":"group.member.exit","sdkAppId":"1","groupId":"g","groupType":"Public","exitType":"Quit","operator":"${m}","member":"${m}","eventTime":null,"receivedAt":"2026-11-26T00:00:00.000Z","clientIp":null,"optPlatform":null,"id":"${'0'.repeat(32)}"}\n`;
+  // 64 MiB of one line between two good ones, gzip'ed (~64 KB on disk).
+  const long = join(dir, 'long.ndjson.gz');
+  writeFileSync(long, gzipSync(Buffer.concat([Buffer.from(good('before')), Buffer.alloc(64 << 20, 0x61), Buffer.from('\n' + good('after'))])));
+  const res = await cli(['query', '--operator', 'after', long, '--count']);
+  t.equal(res.stdout, '1\n', 'the line after the long one is found');
+  const all = await cli(['query', long]);
+  t.equal(all.stdout, good('before') + good('after'));
+  t.equal(all.stderr, `${long}:2: line longer than 1048576 bytes skipped\n`, 'reported once, with its place');
+  const ver = await cli(['verify', long]);
+  t.equal(ver.code, 1);
+  t.match(ver.stdout, `${long}:2: a line longer than 1048576 bytes`);
+
+  // A flood: 2,000,000 empty lines in a small gzip.
+  const flood = join(dir, 'flood.ndjson.gz');
+  writeFileSync(flood, gzipSync(Buffer.concat([Buffer.alloc(2_000_000, 0x0a), Buffer.from(good('last'))])));
+  const f = await cli(['query', flood]);
+  t.equal(f.code, 0);
+  t.equal(f.stdout, good('last'));
+  const errLines = f.stderr.trimEnd().split('\n');
+  t.equal(errLines.length, 11, 'ten lines named, then one count');
+  t.equal(errLines[0], `${flood}:1: malformed line skipped`);
+  t.equal(errLines[10], 'member-exit-audit query: 1999990 more malformed or too long lines skipped (2000000 in all)');
 });

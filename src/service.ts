@@ -12,6 +12,7 @@ import { buildCallbacks } from './callbacks/index.js';
 import type { Config } from './config.js';
 import { buildAccess, RELOADABLE } from './http/access.js';
 import { createAdminApp, createApp, type Lifecycle } from './http/app.js';
+import { answerClientErrors } from './http/client-errors.js';
 import { createMetrics } from './metrics.js';
 import { VERSION } from './version.js';
 
@@ -56,7 +57,7 @@ export async function startService(config: Readonly<Config>, log: Logger): Promi
     },
     onError: (code) => metrics.errors.inc({ type: code }),
   });
-  writer.start();
+  await writer.start();
   const warnUnauthenticated = (apps: Config['apps']) => {
     for (const app of apps) {
       if (!app.tokens?.length) log.warn({ stage: 'receiving', sdkAppId: app.sdkAppId }, 'callbacks of this app are not authenticated: set a token');
@@ -79,6 +80,7 @@ export async function startService(config: Readonly<Config>, log: Logger): Promi
   server.requestTimeout = config.limits.requestTimeoutMs;
   server.keepAliveTimeout = config.limits.keepAliveTimeoutMs;
   server.maxConnections = config.limits.maxConnections;
+  answerClientErrors(server, log, metrics);
   const admin = http.createServer(createAdminApp({ writer, metrics }).callback());
 
   let port: number;

@@ -3,8 +3,8 @@
  * previous line's bytes without its newline, across rotation. The first line ever has 64 zeros.
  */
 import { createHash } from 'node:crypto';
-import fs from 'node:fs';
-import { gunzipSync } from 'node:zlib';
+import fs, { createReadStream } from 'node:fs';
+import { createGunzip } from 'node:zlib';
 import { trailFiles } from './siblings.js';
 
 export const GENESIS = '0'.repeat(64);
@@ -29,50 +29,81 @@ export function chainLines(text: string, head: string): { text: string; head: st
   return { text: out, head };
 }
 
-/** The tail of a file: the last `bytes` of a plain file, all of a gzip one (gzip cannot be read backwards). */
-function tail(path: string, bytes: number): { data: Buffer; whole: boolean } {
+/** Bytes read at a time, forwards and backwards: all the memory finding the head takes. */
+const CHUNK = 64 * 1024;
+const NL = 0x0a;
+
+/**
+ * The hash of the last complete line of a gzip file, streamed: a running hash covers a line that
+ * spans chunks, so neither a 1 GB file nor a 512 MiB line is ever held (issue #12 item 6:
+ * gunzipSync took 2.2 GB, and a file over 4 GiB kept the service from starting).
+ */
+async function lastLineHashGzip(path: string): Promise<string | null> {
+  let last: string | null = null;
+  let pending = createHash('sha256');
+  for await (const chunk of createReadStream(path).pipe(createGunzip({ chunkSize: CHUNK })) as AsyncIterable<Buffer>) {
+    const lastNl = chunk.lastIndexOf(NL);
+    if (lastNl === -1) {
+      pending.update(chunk);
+      continue;
+    }
+    const prevNl = lastNl === 0 ? -1 : chunk.lastIndexOf(NL, lastNl - 1);
+    if (prevNl === -1) last = pending.update(chunk.subarray(0, lastNl)).digest('hex');
+    else last = lineHash(chunk.subarray(prevNl + 1, lastNl));
+    pending = createHash('sha256').update(chunk.subarray(lastNl + 1));
+  }
+  return last;
+}
+
+/** The hash of the last complete line of a plain file: found by reading backwards, hashed forwards. */
+function lastLineHashPlain(fd: number, size: number): string | null {
+  const buf = Buffer.alloc(CHUNK);
+  /** The offset just past the last newline before `end`, or -1 when there is none. */
+  const newlineBefore = (end: number): number => {
+    while (end > 0) {
+      const len = Math.min(CHUNK, end);
+      fs.readSync(fd, buf, 0, len, end - len);
+      const at = buf.subarray(0, len).lastIndexOf(NL);
+      if (at !== -1) return end - len + at + 1;
+      end -= len;
+    }
+    return -1;
+  };
+  const end = newlineBefore(size); // past the last newline: a torn tail after it is not a line
+  if (end <= 0) return null;
+  const start = Math.max(0, newlineBefore(end - 1));
+  const hash = createHash('sha256');
+  for (let pos = start; pos < end - 1; ) {
+    const n = fs.readSync(fd, buf, 0, Math.min(CHUNK, end - 1 - pos), pos);
+    hash.update(buf.subarray(0, n));
+    pos += n;
+  }
+  return hash.digest('hex');
+}
+
+async function lastLineHash(path: string): Promise<string | null> {
   const fd = fs.openSync(path, 'r');
+  let gzip: boolean;
   try {
-    const size = fs.fstatSync(fd).size;
     const head = Buffer.alloc(2);
     fs.readSync(fd, head, 0, 2, 0);
-    if (head[0] === 0x1f && head[1] === 0x8b) return { data: gunzipSync(fs.readFileSync(fd)), whole: true };
-    const len = Math.min(size, bytes);
-    const data = Buffer.alloc(len);
-    fs.readSync(fd, data, 0, len, size - len);
-    return { data, whole: len === size };
+    gzip = head[0] === 0x1f && head[1] === 0x8b;
+    if (!gzip) return lastLineHashPlain(fd, fs.fstatSync(fd).size);
   } finally {
     fs.closeSync(fd);
   }
-}
-
-/** The last complete line of a file (plain or gzip), or null when it has none. */
-function lastLine(path: string): Buffer | null {
-  for (let bytes = 64 * 1024; ; bytes *= 4) {
-    const { data, whole } = tail(path, bytes);
-    const line = lastLineIn(data);
-    // Sure only when the line's start is inside what was read.
-    if (whole || (line && line.byteOffset - data.byteOffset > 0)) return line;
-  }
-}
-
-function lastLineIn(data: Buffer): Buffer | null {
-  let end = data.length;
-  if (end && data[end - 1] !== 0x0a) end = data.lastIndexOf(0x0a, end - 1) + 1; // a torn tail is not a line
-  if (end <= 0) return null;
-  const start = data.lastIndexOf(0x0a, end - 2) + 1;
-  return data.subarray(start, end - 1);
+  return lastLineHashGzip(path);
 }
 
 /**
  * The chain's head at start: the hash of the last line of the current file, or of the newest
  * rotated file when the current one is empty or missing; GENESIS when there is no line at all.
  */
-export function chainHeadAtStart(current: string): string {
+export async function chainHeadAtStart(current: string): Promise<string> {
   const files = trailFiles(current).reverse();
   for (const f of files) {
-    const line = lastLine(f);
-    if (line) return lineHash(line);
+    const hash = await lastLineHash(f);
+    if (hash) return hash;
   }
   return GENESIS;
 }

@@ -81,11 +81,18 @@ export class AuditWriter {
 
   constructor(private readonly opts: WriterOptions) {}
 
-  /** Open the file (cutting a torn tail) and start the rotation and deadline checks. */
-  start(): void {
-    this.openNow();
+  /** Open the file (cutting a torn tail), find the chain's head, start the rotation and deadline checks. */
+  async start(): Promise<void> {
+    // A symlink or something other than a regular file at the path is a mistake or an attack: say
+    // so and do not start (the torn-tail cut would truncate whatever the link points at).
+    const err = this.openNow();
+    if (err?.code === 'ELOOP' || err?.code === 'ENOTREG') {
+      await this.close();
+      throw Object.assign(new Error(`audit.file ${this.opts.path}: ${err.message}`), { code: err.code });
+    }
+    if (err) this.retryOpen(err);
     // After openNow: a torn tail is cut first, so the head is the last acknowledged line.
-    if (this.opts.chain) this.chainHead = chainHeadAtStart(this.opts.path);
+    if (this.opts.chain) this.chainHead = await chainHeadAtStart(this.opts.path);
     const rotate = setInterval(() => this.checkRotation(), this.opts.rotateCheckMs);
     const sweep = setInterval(() => this.sweep(), Math.max(10, Math.min(100, this.opts.deadlineMs / 10)));
     rotate.unref();
@@ -96,6 +103,11 @@ export class AuditWriter {
   /** True when the file is open, the last write succeeded and the queue has room. */
   get ready(): boolean {
     return this.fd !== null && !this.failing && !this.closing && this.queuedBytes < this.opts.maxQueueBytes / 2;
+  }
+
+  /** The most one callback may hand in: more could never be queued, so it is a 4xx, not a 503. */
+  get maxBytes(): number {
+    return this.opts.maxQueueBytes;
   }
 
   /** Bytes waiting for the disk (not counting the batch in flight). */
@@ -167,7 +179,8 @@ export class AuditWriter {
     if (this.busy) return;
     if (this.reopenWanted && !this.closing) {
       this.reopenWanted = false;
-      this.openNow();
+      const err = this.openNow();
+      if (err) this.retryOpen(err);
     }
     const batch = this.queue.filter((p) => !p.settled);
     this.queue = [];
@@ -301,19 +314,27 @@ export class AuditWriter {
   }
 
   /**
-   * Open (or reopen) the path: make the directory, open O_APPEND with mode 0640, cut a torn tail,
-   * sync the directory so a new file's entry survives a crash. Runs only between batches. On
-   * failure the old file (if any) is kept closed and the open is retried with backoff.
+   * Open (or reopen) the path: make the directory, open O_APPEND with mode 0640 and O_NOFOLLOW (a
+   * symlink in the last component is refused, ELOOP), insist on a regular file (a FIFO or device is
+   * refused before a byte goes to it), cut a torn tail, sync the directory so a new file's entry
+   * survives a crash. Runs only between batches. On failure the old file (if any) is kept closed
+   * and the caller has the open retried with backoff. Returns what went wrong, or null.
    */
-  private openNow(): void {
+  private openNow(): NodeJS.ErrnoException | null {
     let fd: number;
     try {
       fs.mkdirSync(dirname(this.opts.path), { recursive: true, mode: 0o750 });
-      fd = fs.openSync(this.opts.path, fs.constants.O_RDWR | fs.constants.O_APPEND | fs.constants.O_CREAT, 0o640);
+      fd = fs.openSync(this.opts.path, fs.constants.O_RDWR | fs.constants.O_APPEND | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW, 0o640);
     } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      if (e.code === 'ELOOP') e.message = 'is a symbolic link; name the file itself (opened with O_NOFOLLOW)';
       this.closeFd();
-      this.retryOpen(err as NodeJS.ErrnoException);
-      return;
+      return e;
+    }
+    if (!fs.fstatSync(fd).isFile()) {
+      fs.closeSync(fd);
+      this.closeFd();
+      return Object.assign(new Error('is not a regular file (a FIFO, socket or device)'), { code: 'ENOTREG' });
     }
     try {
       const cut = cutTornTail(fd);
@@ -322,8 +343,7 @@ export class AuditWriter {
     } catch (err) {
       fs.closeSync(fd);
       this.closeFd();
-      this.retryOpen(err as NodeJS.ErrnoException);
-      return;
+      return err as NodeJS.ErrnoException;
     }
     this.closeFd();
     const st = fs.fstatSync(fd);
@@ -334,6 +354,7 @@ export class AuditWriter {
     this.openRetryMs = OPEN_RETRY_MIN_MS;
     this.openFailing = false;
     this.opts.log.info({ stage: 'sending', file: this.opts.path, size: st.size }, 'audit file open');
+    return null;
   }
 
   private closeFd(): void {

@@ -13,7 +13,8 @@ function options(t: Tap.Test, over: Partial<WriterOptions> = {}): WriterOptions 
 
 function started(t: Tap.Test, Writer: WriterModule['AuditWriter'], opts: WriterOptions): AuditWriter {
   const w = new Writer(opts);
-  w.start();
+  // Without a chain, start() opens the file and arms its timers before it first yields.
+  void w.start();
   t.teardown(() => w.close());
   return w;
 }
@@ -107,7 +108,7 @@ t.test('reopen() and rename detection move to a new file between batches', async
 t.test('close() writes what is queued, then refuses', async (t) => {
   const opts = options(t);
   const w = new AuditWriter(opts);
-  w.start();
+  await w.start();
   const pending = [w.append('a\n'), w.append('b\n')];
   await w.close();
   t.same(await Promise.all(pending.map(codeOf)), ['ok', 'ok']);

@@ -10,7 +10,7 @@ import { exitBody, post, testConfig } from '../helpers/service.js';
 t.test('a bug becomes 500 INTERNAL; its message never reaches the client, it is logged at error', async (t) => {
   const config = testConfig(t);
   const writer = new AuditWriter({ path: config.audit.file, durability: 'write', maxQueueBytes: 1 << 20, deadlineMs: 1500, rotateCheckMs: 1000, log: pino({ level: 'silent' }) });
-  writer.start();
+  await writer.start();
   t.teardown(() => writer.close());
   const { log, records } = memoryLog();
   const broken = {

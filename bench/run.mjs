@@ -4,7 +4,7 @@
 //
 // Env: DURATION (s per run, default 5), RUNS (repeats, median taken, default 3), SOAK (s of the
 // memory soak at 64 connections, default 60; 0 skips), ONLY (a substring of a row's name, or
-// `dismissal`), DISMISSALS (100,000-member dismissals in the dismissal row, default 3).
+// `dismissal` or `hostile`), DISMISSALS (100,000-member dismissals in the dismissal row, default 3).
 import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
 import http from 'node:http';
@@ -307,6 +307,87 @@ async function dismissal() {
   }
 }
 
+/**
+ * The costliest requests anyone can send (issue #12), on 4 connections, while legitimate
+ * member-exits arrive on 16: two connections send the worst accepted callback (10,000 members of
+ * 64-byte accounts under shared fields that escape to 6 bytes a character: ~22 MB of lines from an
+ * 860 KB body, just inside the output bound), two the worst refused ones (all the checks, then
+ * 413 OUTPUT_TOO_LARGE; a 10,000-member list whose last member is bad). Reports the legitimate
+ * callbacks' latency without and with them, what the hostile ones got, the largest event-loop
+ * stall, and memory. Target: legitimate p99 under 100 ms.
+ */
+async function hostile() {
+  const dir = mkdtempSync(join(tmpdir(), 'mea-bench-hostile-'));
+  try {
+    const server = await startServer('service', 'fsync', dir);
+    await sleep(200);
+    const quiet = await runLoad(server.port, 16, 1, DURATION, dir, 'q');
+    const ctl = (n) => '\u0001'.repeat(n);
+    const base = { CallbackCommand: 'Group.CallbackAfterMemberExit', Type: ctl(32), ExitType: 'Kicked', Operator_Account: ctl(64) };
+    const query = `/?SdkAppid=1400000000&CallbackCommand=Group.CallbackAfterMemberExit&ClientIP=${'%01'.repeat(64)}&OptPlatform=${'%01'.repeat(32)}`;
+    // Built once: the senders must cost the load's CPU nothing but the sending.
+    const accepted = JSON.stringify({ ...base, GroupId: ctl(120) + '00000001', ExitMemberList: Array.from({ length: 10000 }, (_, k) => ({ Member_Account: `${'a'.repeat(56)}${String(k).padStart(8, '0')}` })), EventTime: 1700000000000 });
+    const tooBig = JSON.stringify({ ...base, GroupId: ctl(128), ExitMemberList: Array.from({ length: 10000 }, (_, k) => ({ Member_Account: `m${k}` })) });
+    const badLast = JSON.stringify({ ...base, GroupId: 'g', ExitMemberList: Array.from({ length: 10000 }, (_, k) => ({ Member_Account: k === 9999 ? 7 : `${'a'.repeat(56)}${k}` })) });
+    const got = { accepted: [], refused: [], other: [] };
+    let stop = false;
+    let n = 0;
+    const attacker = async (kind) => {
+      while (!stop) {
+        const body = kind === 'accepted' ? accepted : n++ % 2 ? tooBig : badLast;
+        const r = await postBody(server.port, query, body);
+        (r.status === 200 ? got.accepted : r.status === 413 || r.status === 400 ? got.refused : got.other).push({ ms: r.ms, status: r.status, kb: body.length / 1024 });
+      }
+    };
+    // The senders run in this process: keep it off the server's CPU, beside the load generator.
+    if (HAS_TASKSET) execFileSync('taskset', ['-p', '-c', '1', String(process.pid)], { stdio: 'ignore' });
+    await loopLagMaxMs(server.adminPort);
+    const attackers = [attacker('accepted'), attacker('accepted'), attacker('refused'), attacker('refused')];
+    const busy = await runLoad(server.port, 16, 1, DURATION, dir, 'b');
+    stop = true;
+    await Promise.all(attackers);
+    const lagMaxMs = await loopLagMaxMs(server.adminPort);
+    const peak = peakRssMb(server.child.pid);
+    await sleep(3000);
+    const rssAfter = rssMb(server.child.pid);
+    await stopServer(server);
+    const legit = [...quiet.acked, ...busy.acked];
+    const seen = new Set();
+    let hostileLines = 0;
+    // Only the legitimate members are checked one by one; the hostile lines are counted.
+    const fd = openSync(server.file, 'r');
+    const buf = Buffer.alloc(4 << 20);
+    let carry = '';
+    for (let r; (r = readSync(fd, buf, 0, buf.length, null)) > 0; ) {
+      const parts = (carry + buf.toString('utf8', 0, r)).split('\n');
+      carry = parts.pop();
+      for (const line of parts) {
+        const m = /"member":"([qb]-\d+)-0"/.exec(line);
+        if (m) seen.add(m[1]);
+        else hostileLines++;
+      }
+    }
+    closeSync(fd);
+    const missing = legit.filter((k) => !seen.has(k)).length;
+    if (missing) throw new Error(`${missing} acknowledged legitimate callbacks missing`);
+    if (hostileLines !== got.accepted.length * 10000) throw new Error(`${hostileLines} hostile lines for ${got.accepted.length} accepted callbacks`);
+    const ms = (list) => (list.length ? Math.round(median(list.map((x) => x.ms))) : null);
+    return {
+      legit: {
+        quiet: { reqPerSec: Math.round(quiet.total2xx / quiet.durationS), p50: quiet.p50, p99: quiet.p99, max: quiet.max, non2xx: quiet.non2xx },
+        underAttack: { reqPerSec: Math.round(busy.total2xx / busy.durationS), p50: busy.p50, p99: busy.p99, max: busy.max, non2xx: busy.non2xx + busy.errors + busy.timeouts },
+      },
+      hostileAccepted: { count: got.accepted.length, bodyKB: Math.round(got.accepted[0]?.kb ?? 0), medianMs: ms(got.accepted), mbWritten: Math.round((hostileLines * 2300) / 1e6) },
+      hostileRefused: { count: got.refused.length, medianMs: ms(got.refused) },
+      otherReplies: got.other.length,
+      eventLoopLagMaxMs: Math.round(lagMaxMs),
+      rssMb: { peak: +peak.toFixed(1), after3s: +rssAfter.toFixed(1) },
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 const rows = [];
 for (const durability of ['write', 'fsync']) {
   for (const connections of [1, 16, 64, 256]) rows.push({ durability, connections, members: 1 });
@@ -332,6 +413,8 @@ for (const row of rows) {
 }
 
 const dismissals = !ONLY || 'dismissal'.includes(ONLY) ? await dismissal() : null;
+const attack = !ONLY || 'hostile'.includes(ONLY) ? await hostile() : null;
+if (attack) process.stderr.write(`hostile: ${JSON.stringify(attack)}\n`);
 if (dismissals) process.stderr.write(`dismissal: ${JSON.stringify(dismissals)}\n`);
 const startup = ONLY ? null : await startupMs();
 const memory = ONLY || !SOAK ? null : await soak();
@@ -366,17 +449,22 @@ if (dismissals) {
   check('a 100,000-member dismissal answered well inside 2 s (< 1000 ms, median)', dismissals.answerMsMedian < 1000, dismissals.answerMsMedian);
   check('other callbacks keep p99 < 100 ms while dismissals are written', dismissals.others.withDismissals.p99 < 100, dismissals.others.withDismissals.p99);
 }
+if (attack) check('legitimate p99 < 100 ms while 4 connections send the worst accepted and refused requests', attack.legit.underAttack.p99 < 100, attack.legit.underAttack.p99);
 if (startup) check('start to first accepted callback < 500 ms', startup.medianMs < 500, Math.round(startup.medianMs));
 if (memory) check('memory flat over the soak (no growth: second-half RSS slope < +1 MB/min)', memory.secondHalfSlopeMbPerMin < 1, memory.secondHalfSlopeMbPerMin);
 
 const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}, ${HAS_TASKSET ? 'server on CPU 0, load on CPU 1 (taskset)' : 'no taskset: unpinned'}`;
-const out = { date: new Date().toISOString(), machine, durationS: DURATION, runs: RUNS, results, dismissals, startup, memory, targets };
+const out = { date: new Date().toISOString(), machine, durationS: DURATION, runs: RUNS, results, dismissals, hostile: attack, startup, memory, targets };
 if (!ONLY) (await import('node:fs')).writeFileSync(new URL('./results.json', import.meta.url), JSON.stringify(out, null, 2) + '\n');
 console.log(`\nmember-exit-audit benchmark: ${machine}; ${DURATION} s per run, median of ${RUNS} runs\n`);
 console.log(table);
 if (dismissals) {
   const o = dismissals.others;
   console.log(`\n100,000-member dismissal (${dismissals.bodyMB} MB): answered in ${dismissals.answerMs.join(', ')} ms (median ${dismissals.answerMsMedian}); other callbacks on 16 connections p99 ${o.quiet.p99} ms quiet, ${o.withDismissals.p99} ms with dismissals (max ${o.quiet.max} / ${o.withDismissals.max} ms); event-loop stall max ${dismissals.eventLoopLagMaxMs} ms; RSS ${dismissals.rssMb.before} -> peak ${dismissals.rssMb.peak} -> ${dismissals.rssMb.after3s} MB`);
+}
+if (attack) {
+  const l = attack.legit;
+  console.log(`hostile: legitimate p99 ${l.quiet.p99} ms quiet, ${l.underAttack.p99} ms under attack (max ${l.quiet.max} / ${l.underAttack.max} ms, ${l.quiet.reqPerSec} / ${l.underAttack.reqPerSec} req/s); ${attack.hostileAccepted.count} worst accepted (${attack.hostileAccepted.bodyKB} KB bodies, median ${attack.hostileAccepted.medianMs} ms), ${attack.hostileRefused.count} worst refused (median ${attack.hostileRefused.medianMs} ms); event-loop stall max ${attack.eventLoopLagMaxMs} ms; RSS peak ${attack.rssMb.peak} -> ${attack.rssMb.after3s} MB`);
 }
 if (startup) console.log(`\nstart to first accepted callback: median ${Math.round(startup.medianMs)} ms (${startup.runsMs.join(', ')})`);
 if (memory) console.log(`memory over ${memory.seconds} s at 64 connections (fsync): RSS ${memory.rssMbFirst} -> max ${memory.rssMbMax} -> ${memory.rssMbLast} MB, second-half slope ${memory.secondHalfSlopeMbPerMin} MB/min, ${memory.requests} callbacks`);

@@ -34,11 +34,13 @@ const text = parts.join('');
 const bytes = Buffer.byteLength(text);
 const gz = gzipSync(text, { level: 6 }).length;
 
-// The longest line the default limits allow: every string at limits.stringChars (1024) characters,
-// each of which JSON escapes to 6 bytes (a control character such as U+0001).
+// The longest line the default limits allow: every string at its limit in bytes (groupId 128,
+// accounts 64, Type and OptPlatform 32, ClientIP 64), each byte a control character that JSON
+// escapes to 6 bytes (U+0001).
+const c = (n) => '\u0001'.repeat(n);
 const worst = formatLines(
-  { sdkAppId: '1'.repeat(20), groupId: '\u0001'.repeat(1024), groupType: '\u0001'.repeat(1024), exitType: 'Kicked', operator: '\u0001'.repeat(1024), eventTime: 253402300799999, receivedAt: Date.now(), clientIp: '\u0001'.repeat(1024), optPlatform: '\u0001'.repeat(1024) },
-  ['\u0001'.repeat(1024)],
+  { sdkAppId: '1'.repeat(20), groupId: c(128), groupType: c(32), exitType: 'Destroyed', operator: c(64), eventTime: 253402300799999, receivedAt: Date.now(), clientIp: c(64), optPlatform: c(32) },
+  [c(64)],
 ).text;
 
 const mib = (b) => (b / 1024 / 1024).toFixed(1);

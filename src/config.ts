@@ -105,8 +105,27 @@ const ConfigSchema = Type.Object(
          * answered OK (413 beyond). Audited commands have their own limits in `audit.commands`.
          */
         otherBodyBytes: Type.Integer({ minimum: 1024, maximum: 256 * 1024 * 1024 }),
-        /** Longest accepted string field (GroupId, accounts, Type, ...), in characters. Tencent's own: 32-byte UserID, 48-byte GroupId. */
-        stringChars: Type.Integer({ minimum: 16, maximum: 65536 }),
+        /**
+         * Longest account (Member_Account, Operator_Account), in bytes of UTF-8. Tencent's UserID is
+         * at most 32 bytes; twice that leaves room without inviting abuse.
+         */
+        accountBytes: Type.Integer({ minimum: 8, maximum: 4096 }),
+        /**
+         * Longest GroupId, in bytes of UTF-8. Tencent's custom GroupId is at most 48 bytes, a
+         * Community's carries a `@TGS#_` prefix on top (`@TGS#_@TGS#cQVLVHIM62CJ`): 128 leaves room.
+         */
+        groupIdBytes: Type.Integer({ minimum: 8, maximum: 4096 }),
+        /** Longest short word: the group `Type` and the query's `OptPlatform` (`AVChatRoom`, `Windows`), in bytes. */
+        wordBytes: Type.Integer({ minimum: 8, maximum: 4096 }),
+        /** Longest query `ClientIP`, in bytes: an IPv6 address with a zone id fits in 64. */
+        clientIpBytes: Type.Integer({ minimum: 8, maximum: 4096 }),
+        /**
+         * Most bytes of audit lines one callback may produce per byte of its body (on top of 64 KiB).
+         * Every line repeats the shared fields, so a small body could otherwise ask for a huge
+         * write: over the bound, or over audit.maxQueueBytes, the callback gets 413 OUTPUT_TOO_LARGE.
+         * Tencent's callbacks produce 10 to 20 bytes per body byte.
+         */
+        outputPerBodyByte: Type.Integer({ minimum: 1, maximum: 1024 }),
         /** A request that is not answered within this many ms gets 503 (Tencent gives up at 2000). */
         requestDeadlineMs: Type.Integer({ minimum: 50, maximum: 60000 }),
         /** Time allowed to receive the request headers (slowloris guard). */
@@ -144,7 +163,11 @@ const BUILT_IN = {
   audit: { maxQueueBytes: 64 * 1024 * 1024, rotateCheckMs: 1000, chain: false, commands: {} },
   limits: {
     otherBodyBytes: 16 * 1024 * 1024,
-    stringChars: 1024,
+    accountBytes: 64,
+    groupIdBytes: 128,
+    wordBytes: 32,
+    clientIpBytes: 64,
+    outputPerBodyByte: 32,
     requestDeadlineMs: 1500,
     headersTimeoutMs: 10000,
     requestTimeoutMs: 15000,
@@ -312,6 +335,7 @@ function movedKeys(merged: Json): string[] {
   return [
     ...('bodyBytes' in limits ? [`/limits/bodyBytes: moved to ${to('bodyBytes')} (each audited command has its own)`] : []),
     ...('membersPerCallback' in limits ? [`/limits/membersPerCallback: moved to ${to('members')}`] : []),
+    ...('stringChars' in limits ? ['/limits/stringChars: replaced by limits.accountBytes, groupIdBytes, wordBytes and clientIpBytes (bytes of UTF-8)'] : []),
   ];
 }
 

@@ -5,7 +5,7 @@
  * null: the callback does not say who dismissed the group (../shared/PROTOCOL.md).
  */
 import Type from 'typebox';
-import { auditedCommand, eventTime, memberList, text } from './fields.js';
+import { account, auditedCommand, eventTime, groupId, memberList, word } from './fields.js';
 import type { CommandLimits, SchemaLimits } from './types.js';
 
 export const COMMAND = 'Group.CallbackAfterGroupDestroyed';
@@ -13,8 +13,8 @@ export const COMMAND = 'Group.CallbackAfterGroupDestroyed';
 export function groupDestroyedSchema(limits: CommandLimits & SchemaLimits) {
   return Type.Object({
     CallbackCommand: Type.Literal(COMMAND),
-    GroupId: text(limits, 1),
-    Type: text(limits, 1),
+    GroupId: groupId(limits),
+    Type: word(limits),
     MemberList: memberList(limits),
     EventTime: eventTime(),
   });
@@ -24,6 +24,7 @@ export const groupDestroyed = auditedCommand({
   command: COMMAND,
   // A Community group holds up to 100,000 members: its dismissal body is about 3 MB.
   defaults: { bodyBytes: 8 * 1024 * 1024, members: 100000 },
+  listKey: 'MemberList',
   schema: groupDestroyedSchema,
   event: (b) => ({ groupId: b.GroupId, groupType: b.Type, exitType: 'Destroyed', operator: null }),
   members: (b) => b.MemberList,

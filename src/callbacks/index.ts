@@ -21,7 +21,8 @@ export function buildCallbacks(config: Pick<Config, 'audit' | 'limits'>): Readon
   for (const entry of TABLE) {
     const own = config.audit.commands[entry.command] ?? {};
     if (own.enabled === false) continue;
-    out.set(entry.command, entry.build({ ...entry.defaults, ...stripUndefined(own), stringChars: config.limits.stringChars }));
+    const { accountBytes, groupIdBytes, wordBytes } = config.limits;
+    out.set(entry.command, entry.build({ ...entry.defaults, ...stripUndefined(own), accountBytes, groupIdBytes, wordBytes }));
   }
   return out;
 }

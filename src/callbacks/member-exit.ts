@@ -4,7 +4,7 @@
  * line per distinct member.
  */
 import Type from 'typebox';
-import { auditedCommand, eventTime, memberList, text } from './fields.js';
+import { account, auditedCommand, eventTime, groupId, memberList, word } from './fields.js';
 import type { CommandLimits, SchemaLimits } from './types.js';
 
 export const COMMAND = 'Group.CallbackAfterMemberExit';
@@ -13,10 +13,10 @@ export const COMMAND = 'Group.CallbackAfterMemberExit';
 export function memberExitSchema(limits: CommandLimits & SchemaLimits) {
   return Type.Object({
     CallbackCommand: Type.Literal(COMMAND),
-    GroupId: text(limits, 1),
-    Type: text(limits, 1),
+    GroupId: groupId(limits),
+    Type: word(limits),
     ExitType: Type.Union([Type.Literal('Kicked'), Type.Literal('Quit')]),
-    Operator_Account: text(limits, 0),
+    Operator_Account: account(limits, 0),
     ExitMemberList: memberList(limits),
     EventTime: eventTime(),
   });
@@ -26,6 +26,7 @@ export const memberExit = auditedCommand({
   command: COMMAND,
   // Tencent's members-per-call is small; 10,000 accounts of 32 bytes fit in well under 1 MiB.
   defaults: { bodyBytes: 1024 * 1024, members: 10000 },
+  listKey: 'ExitMemberList',
   schema: memberExitSchema,
   event: (b) => ({ groupId: b.GroupId, groupType: b.Type, exitType: b.ExitType, operator: b.Operator_Account }),
   members: (b) => b.ExitMemberList,

@@ -20,9 +20,11 @@ export interface CommandLimits {
   members: number;
 }
 
-/** The config's string bound, shared by every command's schema. */
+/** The config's string bounds (bytes of UTF-8), shared by every command's schema. */
 export interface SchemaLimits {
-  stringChars: number;
+  accountBytes: number;
+  groupIdBytes: number;
+  wordBytes: number;
 }
 
 export interface CallbackModule {
@@ -32,9 +34,10 @@ export interface CallbackModule {
   bodyBytes: number;
   /**
    * Check the body once per request and build its lines; throws AppError(INVALID_CALLBACK) naming
-   * the field. Large member lists are formatted in slices, yielding to the event loop between them.
+   * the field, or OUTPUT_TOO_LARGE when the lines would take more than `maxBytes`. Large member
+   * lists are formatted in slices, yielding to the event loop between them.
    */
-  toLines(body: unknown, facts: RequestFacts): Promise<Lines>;
+  toLines(body: unknown, facts: RequestFacts, maxBytes?: number): Promise<Lines>;
 }
 
 /** One entry of the table: the command, its default limits, and how to build it from the config's limits. */

@@ -16,9 +16,13 @@ import type { Metrics } from '../metrics.js';
 import { parseQuery, type Query } from './query.js';
 import { replyOk, type ReplyState } from './reply.js';
 import { checkSign } from './signature.js';
+import { visible } from '../visible.js';
 import { discardBody } from './discard.js';
 import { clientAddress } from './source.js';
 import type { Access } from './access.js';
+
+/** Lines any callback may write whatever its body's size: a one-member callback is ~400 bytes. */
+const OUTPUT_FLOOR = 64 * 1024;
 
 /** What the checks learn about a request, for the dispatch and the error reply. */
 interface CallbackState extends ReplyState, Omit<RequestFacts, 'sdkAppId'> {
@@ -66,15 +70,15 @@ function bodyError(err: { status?: number; type?: string; message?: string }): A
  */
 export function callbackRoute(deps: CallbackDeps): Middleware {
   const { config, writer, callbacks, metrics, log } = deps;
-  const maxQuery = config.limits.stringChars;
+  const { clientIpBytes, wordBytes, outputPerBodyByte } = config.limits;
   // Label lookups hash the labels on every inc(): bind the success counters once.
   const okByCommand = new Map([...callbacks.keys()].map((c) => [c, metrics.callbacks.labels(c, 'ok')]));
   const otherOk = metrics.callbacks.labels('other', 'ok');
 
-  /** A free-text parameter (ClientIP, OptPlatform), or null; no longer than the string limit. */
-  const bounded = (q: Query, name: string): string | null => {
+  /** A free-text parameter (ClientIP, OptPlatform), or null; no longer than its limit in bytes of UTF-8. */
+  const bounded = (q: Query, name: string, max: number): string | null => {
     const v = single(q, name);
-    if (v !== undefined && v.length > maxQuery) throw new AppError('BAD_QUERY', `${name} is longer than ${maxQuery} characters`);
+    if (v !== undefined && v.length > max / 3 && Buffer.byteLength(v) > max) throw new AppError('BAD_QUERY', `${name} is longer than ${max} bytes`);
     return v ?? null;
   };
 
@@ -97,8 +101,8 @@ export function callbackRoute(deps: CallbackDeps): Middleware {
     const command = single(q, 'CallbackCommand');
     if (!command) throw new AppError('MISSING_COMMAND');
     state.command = command;
-    state.clientIp = bounded(q, 'ClientIP');
-    state.optPlatform = bounded(q, 'OptPlatform');
+    state.clientIp = bounded(q, 'ClientIP', clientIpBytes);
+    state.optPlatform = bounded(q, 'OptPlatform', wordBytes);
   };
 
   // One parser per audited command: each has its own body limit.
@@ -123,7 +127,7 @@ export function callbackRoute(deps: CallbackDeps): Middleware {
     const state = ctx.state as Required<CallbackState>;
     await discardBody(ctx.req, config.limits.otherBodyBytes);
     otherOk.inc();
-    log.debug({ stage: 'processing', command: state.command, sdkAppId: state.sdkAppId }, 'callback not audited');
+    log.debug({ stage: 'processing', command: visible(state.command), sdkAppId: state.sdkAppId }, 'callback not audited');
     replyOk(ctx);
   };
 
@@ -140,7 +144,9 @@ export function callbackRoute(deps: CallbackDeps): Middleware {
     if (bodyCommand !== undefined && bodyCommand !== state.command) {
       throw new AppError('COMMAND_MISMATCH', `query has ${JSON.stringify(state.command).slice(0, 80)}`);
     }
-    const lines = await module.toLines(body, state as RequestFacts);
+    // Every line repeats the shared fields: bound what this body may ask to be written (docs/security.md).
+    const maxBytes = Math.min(writer.maxBytes, OUTPUT_FLOOR + outputPerBodyByte * Buffer.byteLength(raw));
+    const lines = await module.toLines(body, state as RequestFacts, maxBytes);
     await writer.append(lines.text, state.receivedAt);
     metrics.lines.inc(lines.count);
     okByCommand.get(module.command)!.inc();

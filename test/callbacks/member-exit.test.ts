@@ -4,7 +4,7 @@ import { COMMAND, memberExit } from '../../src/callbacks/member-exit.js';
 import { ConfigError } from '../../src/config.js';
 import { AppError } from '../../src/errors.js';
 
-const mod = memberExit.build({ bodyBytes: 1 << 20, members: 3, stringChars: 16 });
+const mod = memberExit.build({ bodyBytes: 1 << 20, members: 3, accountBytes: 16, groupIdBytes: 16, wordBytes: 16 });
 const facts = { sdkAppId: '1400000000', clientIp: null, optPlatform: null, receivedAt: 0 };
 const good = { CallbackCommand: COMMAND, GroupId: 'g', Type: 'Public', ExitType: 'Quit', Operator_Account: 'u', ExitMemberList: [{ Member_Account: 'u' }] };
 
@@ -20,7 +20,7 @@ async function reason(body: unknown): Promise<string> {
 
 t.test('the table holds the audited commands, each on by default and able to be turned off', async (t) => {
   t.same(TABLE.map((e) => e.command), ['Group.CallbackAfterMemberExit', 'Group.CallbackAfterGroupDestroyed']);
-  const limits = { stringChars: 64 } as never;
+  const limits = { accountBytes: 64, groupIdBytes: 64, wordBytes: 64 } as never;
   t.same([...buildCallbacks({ audit: { commands: {} }, limits } as never).keys()], TABLE.map((e) => e.command));
   const off = buildCallbacks({ audit: { commands: { 'Group.CallbackAfterGroupDestroyed': { enabled: false } } }, limits } as never);
   t.same([...off.keys()], ['Group.CallbackAfterMemberExit']);

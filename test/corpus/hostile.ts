@@ -157,5 +157,20 @@ export function hostileCases(): HostileCase[] {
   add({ name: 'compress Content-Encoding', headers: { 'content-encoding': 'compress' }, body: VALID_TEXT, status: 415, errorCode: 41501 });
   add({ name: 'gzip header on plain body', headers: { 'content-encoding': 'gzip' }, body: VALID_TEXT, status: 400, errorCode: 40001 });
   add({ name: 'gzip of bad JSON', headers: { 'content-encoding': 'gzip' }, body: gzipSync('{"x":'), status: 400, errorCode: 40001 });
+
+  // Issue #12: write amplification, limits in bytes, controls that would reach a terminal.
+  const members = (n: number) => Array.from({ length: n }, (_, i) => ({ Member_Account: `m${i}` }));
+  add({ name: '10,000 members under 128-byte U+2028 group ids (amplification)', body: json({ ...VALID, GroupId: '\u2028'.repeat(42), Operator_Account: '\u2028'.repeat(21), ExitMemberList: members(10000) }), params: { ClientIP: '\u0001'.repeat(64), OptPlatform: '\u0001'.repeat(32) }, status: 413, errorCode: 41302 });
+  add({ name: 'GroupId of 43 three-byte characters (129 bytes)', body: withField('GroupId', '中'.repeat(43)), status: 400, errorCode: 40003 });
+  add({ name: 'Member_Account of 17 four-byte emoji (68 bytes)', body: withField('ExitMemberList', [{ Member_Account: '😀'.repeat(17) }]), status: 400, errorCode: 40003 });
+  add({ name: 'Operator_Account of 65 bytes', body: withField('Operator_Account', 'é'.repeat(32) + 'x'), status: 400, errorCode: 40003 });
+  add({ name: 'Type of 33 bytes', body: withField('Type', 'T'.repeat(33)), status: 400, errorCode: 40003 });
+  add({ name: 'ClientIP of 65 bytes', params: { ClientIP: 'é'.repeat(33) }, body: VALID_TEXT, status: 400, errorCode: 40006 });
+  add({ name: 'OptPlatform of 33 bytes', params: { OptPlatform: 'x'.repeat(33) }, body: VALID_TEXT, status: 400, errorCode: 40006 });
+  for (const [name, c] of [['CSI U+009B', '\u009b'], ['OSC U+009D', '\u009d'], ['ESC', '\u001b'], ['RLO U+202E', '\u202e'], ['BOM U+FEFF', '\ufeff']]) {
+    add({ name: `bad JSON quoting ${name} (the reply shows it escaped)`, body: `{"GroupId": ${c}[2J${c}]0;x\u0007}`, status: 400, errorCode: 40001 });
+  }
+  add({ name: 'a query command with controls (mismatch detail escaped)', params: { CallbackCommand: 'Group.CallbackAfterMemberExit' }, body: withField('CallbackCommand', 'X\u009b2J\u202e'), status: 400, errorCode: 40004 });
+  add({ name: 'schema error on 10,000 bad members', body: withField('ExitMemberList', Array.from({ length: 10000 }, () => ({ Member_Account: 7 }))), status: 400, errorCode: 40003 });
   return cases;
 }

@@ -45,6 +45,7 @@ t.test('hostile corpus', async (t) => {
       `${c.name}: ${res.text.slice(0, 160)}`,
     );
     t.ok(typeof res.json.ErrorInfo === 'string' && res.json.ErrorInfo.length > 0, `${c.name}: ErrorInfo says why`);
+    t.notMatch(res.json.ErrorInfo ?? '', /[\p{Cc}\p{Cf}\u2028\u2029]/u, `${c.name}: no raw control or format character in ErrorInfo`);
     t.equal(statSync(svc.file).size, size, `${c.name}: no byte added`);
     const ok = await request(svc.port, { path: '/' + signedQuery({}), body: JSON.stringify({ ...VALID, ExitMemberList: [{ Member_Account: `after-${++valid}` }] }) });
     t.equal(ok.status, 200, `${c.name}: a valid callback right after succeeds`);

@@ -68,16 +68,62 @@ t.test('allowlist of sources; X-Forwarded-For only from a trusted proxy', async 
   t.equal(readLines(svc.file).length, 0);
 });
 
-t.test('limits: members per callback and string length', async (t) => {
-  const svc = await startLogged(t, { limits: { stringChars: 32 }, audit: { commands: { 'Group.CallbackAfterMemberExit': { members: 5 } } } });
+t.test('limits: members per callback, and every string limit in bytes of UTF-8, body and query alike', async (t) => {
+  const svc = await startLogged(t, { limits: { groupIdBytes: 32, accountBytes: 16, wordBytes: 12, clientIpBytes: 20 }, audit: { commands: { 'Group.CallbackAfterMemberExit': { members: 5 } } } });
   const many = await post(svc.port, exitBody({ ExitMemberList: Array.from({ length: 6 }, (_, i) => ({ Member_Account: `m${i}` })) }));
   t.equal(many.status, 400);
   t.match(many.json.ErrorInfo, /ExitMemberList: must not have more than 5/);
-  const long = await post(svc.port, exitBody({ GroupId: 'g'.repeat(33) }));
-  t.match(long.json.ErrorInfo, /GroupId: must not have more than 32/);
-  const longQuery = await post(svc.port, exitBody(), { ClientIP: 'x'.repeat(33) });
+  t.match((await post(svc.port, exitBody({ GroupId: 'g'.repeat(33) }))).json.ErrorInfo, /GroupId: must not have more than 32/);
+  // Issue #12 item 11: 11 characters, 33 bytes: counted in bytes, not code points.
+  t.match((await post(svc.port, exitBody({ GroupId: '中'.repeat(11) }))).json.ErrorInfo, /\/GroupId: must not be longer than 32 bytes/);
+  t.equal((await post(svc.port, exitBody({ GroupId: '中'.repeat(10) }))).status, 200, '30 bytes: accepted');
+  t.match((await post(svc.port, exitBody({ ExitMemberList: [{ Member_Account: 'é'.repeat(9) }] }))).json.ErrorInfo, /\/ExitMemberList\/0\/Member_Account: must not be longer than 16 bytes/);
+  t.match((await post(svc.port, exitBody({ Type: '😀😀😀😀' }))).json.ErrorInfo, /\/Type: must not be longer than 12 bytes/, '4 emoji are 16 bytes (8 UTF-16 units)');
+  const longQuery = await post(svc.port, exitBody(), { ClientIP: 'x'.repeat(21) });
   t.equal(longQuery.json.ErrorCode, 40006);
-  t.equal(statSync(svc.file).size, 0);
+  t.match(longQuery.json.ErrorInfo, /ClientIP is longer than 20 bytes/);
+  t.match((await post(svc.port, exitBody(), { OptPlatform: 'é'.repeat(7) })).json.ErrorInfo, /OptPlatform is longer than 12 bytes/, '7 characters, 14 bytes');
+  t.equal((await post(svc.port, exitBody(), { OptPlatform: 'é'.repeat(6) })).status, 200);
+  t.equal(readLines(svc.file).length, 2, 'only the two within their limits were written');
+});
+
+t.test('the output bound: a small body cannot ask for a huge write (413 OUTPUT_TOO_LARGE, never a 503)', async (t) => {
+  // Issue #12 item 1: 500 members under shared fields that escape to 6 bytes a character.
+  const svc = await startLogged(t, { limits: { groupIdBytes: 1024, accountBytes: 1024, wordBytes: 1024, clientIpBytes: 1024 } });
+  const wide = '\u2028'.repeat(300);
+  const body = JSON.stringify(exitBody({ GroupId: wide, Type: wide, Operator_Account: wide, ExitMemberList: Array.from({ length: 500 }, (_, i) => ({ Member_Account: `m${i}` })) }));
+  const res = await post(svc.port, body, { ClientIP: '\u0001'.repeat(300), OptPlatform: '\u0001'.repeat(300) });
+  t.equal(res.status, 413);
+  t.equal(res.json.ErrorCode, 41302);
+  t.match(res.json.ErrorInfo, /bytes of lines, over the bound of \d+ for this callback/);
+  t.equal(statSync(svc.file).size, 0, 'nothing built, nothing written');
+  // Every retry gets the same 4xx: it can never fit.
+  t.equal((await post(svc.port, body, { ClientIP: '\u0001'.repeat(300), OptPlatform: '\u0001'.repeat(300) })).status, 413);
+  // The same members under ordinary fields: ~200 KB of lines from a 12 KB body, within the bound.
+  t.equal((await post(svc.port, exitBody({ ExitMemberList: Array.from({ length: 500 }, (_, i) => ({ Member_Account: `m${i}` })) }))).status, 200);
+  t.equal(readLines(svc.file).length, 500);
+});
+
+t.test('the output bound never refuses what cannot fit in the queue as a 503', async (t) => {
+  const svc = await startLogged(t, { audit: { maxQueueBytes: 65536 } });
+  // 1,000 ordinary members: ~360 KB of lines, more than the whole queue: 413, not an endless 503.
+  const res = await post(svc.port, exitBody({ ExitMemberList: Array.from({ length: 1000 }, (_, i) => ({ Member_Account: `member-${i}` })) }));
+  t.equal(res.status, 413);
+  t.equal(res.json.ErrorCode, 41302);
+  t.match(res.json.ErrorInfo, /over the bound of 65536/);
+});
+
+t.test('a refusal of a huge bad list costs no more than a check: the first bad member is named', async (t) => {
+  const svc = await startLogged(t, {});
+  const list = Array.from({ length: 10000 }, (_, i) => ({ Member_Account: i === 7777 ? 42 : `m${i}` }));
+  const res = await post(svc.port, exitBody({ ExitMemberList: list, Type: 7 }));
+  t.equal(res.json.ErrorCode, 40003);
+  t.match(res.json.ErrorInfo, '/ExitMemberList/7777/Member_Account: must be string');
+  t.match(res.json.ErrorInfo, '/Type: must be string');
+  const all = await post(svc.port, exitBody({ ExitMemberList: Array.from({ length: 10000 }, () => ({ Member_Account: 1 })) }));
+  t.match(all.json.ErrorInfo, /^callback body does not match the schema: \/ExitMemberList\/0\/Member_Account: must be string$/, 'one problem named, not 10,000');
+  const over = await post(svc.port, exitBody({ ExitMemberList: Array.from({ length: 10001 }, (_, i) => ({ Member_Account: `m${i}` })) }));
+  t.match(over.json.ErrorInfo, /\/ExitMemberList: must not have more than 10000 items/);
 });
 
 t.test('slow clients: a request whose headers never finish is cut off', async (t) => {

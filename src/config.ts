@@ -75,8 +75,14 @@ const ConfigSchema = Type.Object(
         durability: Type.Union([Type.Literal('fsync'), Type.Literal('write')]),
         /** Bytes that may wait for the disk; beyond this, callbacks are refused at once with 503. */
         maxQueueBytes: Type.Integer({ minimum: 65536 }),
-        /** How often (ms) the path is checked for rename or deletion by an outside rotator. */
+        /** How often (ms) the path is checked for rename or deletion by an outside rotator while idle. */
         rotateCheckMs: Type.Integer({ minimum: 50, maximum: 60000 }),
+        /**
+         * Before each batch, check that the path still names the open file (one stat) and reopen
+         * first when logrotate has renamed it: lines written after a rename go to the new file,
+         * not to the rotated one a shipper may have let go (docs/shipping.md). On by default.
+         */
+        checkEachBatch: Type.Boolean(),
         /** Tamper evidence: each line gains `prev`, the SHA-256 of the line before (docs/investigating.md, "Tamper evidence"). */
         chain: Type.Boolean(),
         /**
@@ -160,7 +166,7 @@ const BUILT_IN = {
   trustProxy: [],
   admin: { host: '127.0.0.1', port: 9464 },
   // 64 MiB: a 100,000-member dismissal is ~36 MB of lines, handed to the writer at once.
-  audit: { maxQueueBytes: 64 * 1024 * 1024, rotateCheckMs: 1000, chain: false, commands: {} },
+  audit: { maxQueueBytes: 64 * 1024 * 1024, rotateCheckMs: 1000, checkEachBatch: true, chain: false, commands: {} },
   limits: {
     otherBodyBytes: 16 * 1024 * 1024,
     accountBytes: 64,

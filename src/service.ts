@@ -47,6 +47,7 @@ export async function startService(config: Readonly<Config>, log: Logger): Promi
     maxQueueBytes: config.audit.maxQueueBytes,
     deadlineMs: config.limits.requestDeadlineMs,
     rotateCheckMs: config.audit.rotateCheckMs,
+    checkEachBatch: config.audit.checkEachBatch,
     chain: config.audit.chain,
     log,
     onBatch: (b) => {

@@ -30,8 +30,14 @@ export interface WriterOptions {
   maxQueueBytes: number;
   /** A caller waits at most this long for its lines; then DEADLINE. */
   deadlineMs: number;
-  /** Interval of the rename/deletion check. */
+  /** Interval of the rename/deletion check between batches. */
   rotateCheckMs: number;
+  /**
+   * Before each batch, one stat of the path: when it no longer names the open file (logrotate
+   * renamed it), reopen first, so after a rename at most the batch already in flight lands in the
+   * renamed file, and shippers need not chase lines into it. Default true.
+   */
+  checkEachBatch?: boolean;
   /** Tamper evidence: add `prev` (hash of the previous line) to every line. */
   chain?: boolean;
   log: Logger;
@@ -174,9 +180,13 @@ export class AuditWriter {
     });
   }
 
-  /** Between batches: reopen if asked, then write everything queued as one buffer. */
+  /** Between batches: reopen if asked (or if the path was renamed), then write everything queued as one buffer. */
   private next(): void {
     if (this.busy) return;
+    if (!this.reopenWanted && !this.closing && this.fd !== null && this.opts.checkEachBatch !== false && this.queue.length && this.pathMoved()) {
+      this.opts.log.info({ stage: 'sending', file: this.opts.path, reason: 'renamed' }, 'audit file moved; reopening');
+      this.reopenWanted = true;
+    }
     if (this.reopenWanted && !this.closing) {
       this.reopenWanted = false;
       const err = this.openNow();
@@ -299,6 +309,16 @@ export class AuditWriter {
         this.queuedBytes -= p.bytes;
         this.settle(p, this.fail('DEADLINE'));
       }
+    }
+  }
+
+  /** Whether the path names another file than the one open (or none): one stat, a few microseconds. */
+  private pathMoved(): boolean {
+    try {
+      const st = fs.statSync(this.opts.path);
+      return st.ino !== this.ino || st.dev !== this.dev;
+    } catch {
+      return true;
     }
   }
 

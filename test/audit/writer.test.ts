@@ -84,8 +84,9 @@ t.test('a file that ends in a newline is left alone', async (t) => {
   t.notOk(opts.records.some((r) => r.msg === 'cut torn tail of audit file'));
 });
 
-t.test('reopen() and rename detection move to a new file between batches', async (t) => {
-  const opts = options(t);
+t.test('reopen() and rename detection by the timer move to a new file between batches', async (t) => {
+  // The per-batch check off: this pins the timer (it still serves an idle writer).
+  const opts = options(t, { checkEachBatch: false });
   const w = started(t, AuditWriter, opts);
   await w.append('1\n');
   fs.renameSync(opts.path, opts.path + '.1');
@@ -255,4 +256,25 @@ t.test('open failure (EACCES): 503 NOT_READY, retried with backoff, logged once'
   t.ok(w.ready, 'recovered by itself');
   await w.append('b\n');
   t.equal(read(opts.path), 'b\n');
+});
+
+// Issue #13: a line written between logrotate's rename and the reopen landed in the rotated file,
+// which rsyslog had already let go. The path is now checked before every batch.
+t.test('after a rename, the very next batch goes to the new file: no timer, no signal needed', async (t) => {
+  for (const checkEachBatch of [true, false]) {
+    const opts = options(t, { rotateCheckMs: 60000, checkEachBatch });
+    const w = started(t, AuditWriter, opts);
+    await w.append('one\n');
+    fs.renameSync(opts.path, `${opts.path}.1`);
+    await w.append('two\n');
+    await w.append('three\n');
+    if (checkEachBatch) {
+      t.equal(read(`${opts.path}.1`), 'one\n', 'the rotated file holds only what was written before the rename');
+      t.equal(read(opts.path), 'two\nthree\n', 'everything after it is in the new file');
+      t.ok(opts.records.some((r) => r.msg === 'audit file moved; reopening' && r.reason === 'renamed'));
+    } else {
+      t.equal(read(`${opts.path}.1`), 'one\ntwo\nthree\n', 'without the check, the old file until the timer notices');
+    }
+    await w.close();
+  }
 });

@@ -5,13 +5,14 @@
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { AuditWriter } from './audit/writer.js';
 import { buildCallbacks } from './callbacks/index.js';
 import type { Config } from './config.js';
 import { buildAccess, RELOADABLE } from './http/access.js';
 import { createAdminApp, createApp, type Lifecycle } from './http/app.js';
+import { inheritedListener } from './http/activation.js';
 import { answerClientErrors } from './http/client-errors.js';
 import { createMetrics } from './metrics.js';
 import { VERSION } from './version.js';
@@ -29,15 +30,21 @@ export interface Service {
   stop(): Promise<boolean>;
 }
 
-function listen(server: http.Server, host: string, port: number): Promise<number> {
+/** Listen on host:port, or on an fd systemd passed (socket activation). Resolves with the bound address. */
+function listen(server: http.Server, host: string, port: number, fd: number | null = null): Promise<AddressInfo> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => {
+    const done = () => {
       server.off('error', reject);
-      resolve((server.address() as AddressInfo).port);
-    });
+      resolve(server.address() as AddressInfo);
+    };
+    if (fd === null) server.listen(port, host, done);
+    else server.listen({ fd }, done);
   });
 }
+
+/** How long idle keep-alive connections get to send one more request after SIGTERM (answered with Connection: close). */
+const DRAIN_IDLE_MS = 1000;
 
 export async function startService(config: Readonly<Config>, log: Logger): Promise<Service> {
   const metrics = createMetrics();
@@ -84,11 +91,12 @@ export async function startService(config: Readonly<Config>, log: Logger): Promi
   answerClientErrors(server, log, metrics);
   const admin = http.createServer(createAdminApp({ writer, metrics }).callback());
 
-  let port: number;
+  let bound: AddressInfo;
   let adminPort: number;
+  const activated = inheritedListener();
   try {
-    port = await listen(server, config.listen.host, config.listen.port);
-    adminPort = await listen(admin, config.admin.host, config.admin.port);
+    bound = await listen(server, config.listen.host, config.listen.port, activated);
+    adminPort = (await listen(admin, config.admin.host, config.admin.port)).port;
   } catch (err) {
     server.close();
     await writer.close();
@@ -96,7 +104,8 @@ export async function startService(config: Readonly<Config>, log: Logger): Promi
   }
   // Where it listens is said at any log level (but silent): with PORT=0 nothing else tells.
   const announce = log.level === 'silent' ? log : log.child({}, { level: 'info' });
-  announce.info({ stage: 'receiving', host: config.listen.host, port, tls: Boolean(config.tls), version: VERSION, node: process.version }, 'listening');
+  const port = bound.port;
+  announce.info({ stage: 'receiving', host: bound.address, port, tls: Boolean(config.tls), activated: activated !== null, version: VERSION, node: process.version }, 'listening');
   announce.info({ stage: 'receiving', host: config.admin.host, port: adminPort }, 'admin listening');
   let running = config;
 
@@ -128,17 +137,25 @@ export async function startService(config: Readonly<Config>, log: Logger): Promi
     },
     async stop() {
       lifecycle.stopping = true;
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Stop accepting, but do not yet close idle keep-alive connections (http.Server#close would):
+      // the IM backend reuses them, and a request it sends on one now is answered, with
+      // Connection: close, rather than having the connection closed under it. Under socket
+      // activation the listening socket stays open in systemd, so new connections wait for the
+      // next process.
+      const closed = new Promise<void>((resolve) => net.Server.prototype.close.call(server, () => resolve()));
       admin.close();
       admin.closeAllConnections();
-      server.closeIdleConnections();
+      const idle = setTimeout(() => server.closeIdleConnections(), Math.min(DRAIN_IDLE_MS, config.shutdownGraceMs));
       let timer: NodeJS.Timeout | undefined;
       const inTime = await Promise.race([
         closed.then(() => true),
         new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), config.shutdownGraceMs))),
       ]);
       clearTimeout(timer);
+      clearTimeout(idle);
       if (!inTime) server.closeAllConnections();
+      // http's own clean-up (its connection-check timer); the listener itself is already closed.
+      server.close(() => {});
       await writer.close();
       return inTime;
     },

@@ -15,7 +15,7 @@ export interface Sent {
  */
 export async function sendMany(
   port: number,
-  opts: { total: number; connections: number; prefix?: string; stopWhen?: () => boolean; onSend?: (members: string[]) => void; onReply?: (members: string[], reply: Reply) => void; params?: Record<string, string> | (() => Record<string, string>) },
+  opts: { total: number; connections: number; prefix?: string; stopWhen?: () => boolean; onSend?: (members: string[]) => void; onReply?: (members: string[], reply: Reply) => void; onError?: (err: NodeJS.ErrnoException) => void; params?: Record<string, string> | (() => Record<string, string>) },
 ): Promise<Sent> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: opts.connections });
   const out: Sent = { acked: [], refused: [], errors: [] };
@@ -33,6 +33,7 @@ export async function sendMany(
         else out.refused.push(reply);
       } catch (err) {
         out.errors.push(err as Error);
+        opts.onError?.(err as NodeJS.ErrnoException);
       }
     }
   };

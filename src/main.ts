@@ -5,20 +5,9 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
+import { parseServeArgs } from './args.js';
 import { ConfigError, loadConfig } from './config.js';
 import { startService } from './service.js';
-
-/** `--config FILE` or `--config=FILE`; anything else is refused so typos do not pass silently. */
-export function parseServeArgs(argv: readonly string[]): { config?: string } {
-  const out: { config?: string } = {};
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--config' && argv[i + 1] !== undefined) out.config = argv[++i];
-    else if (a.startsWith('--config=')) out.config = a.slice(9);
-    else throw new ConfigError(`unknown argument ${a} (usage: member-exit-audit serve [--config FILE])`);
-  }
-  return out;
-}
 
 export async function serve(argv: readonly string[]): Promise<void> {
   let config;

@@ -1,0 +1,39 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import { VERSION } from '../../src/version.js';
+import { cli } from '../helpers/cli.js';
+
+t.test('--version prints the package version', async (t) => {
+  const r = await cli(['--version']);
+  t.equal(r.code, 0);
+  t.equal(r.stdout, `member-exit-audit ${VERSION}\n`);
+  t.match(VERSION, /^\d+\.\d+\.\d+/);
+});
+
+t.test('check-config: exit 0 and what was checked, or exit 2 and every problem; never a token', async (t) => {
+  const dir = t.testdir({
+    token: 'super-secret-token\n',
+    'bad.json': JSON.stringify({ audit: { durability: 'sometimes', commands: { 'Group.Nope': {} } } }),
+  });
+  const good = join(dir, 'good.json');
+  writeFileSync(good, JSON.stringify({ apps: [{ sdkAppId: '1400000000', tokenFile: join(dir, 'token') }], audit: { file: '/var/log/member-exit-audit/member-exit.ndjson' } }));
+  const ok = await cli(['check-config', '--config', good]);
+  t.equal(ok.code, 0);
+  t.equal(ok.stdout, `member-exit-audit: config OK (${good}): 1 app(s), audit file /var/log/member-exit-audit/member-exit.ndjson, audited Group.CallbackAfterMemberExit, Group.CallbackAfterGroupDestroyed\n`);
+  t.notMatch(ok.stdout + ok.stderr, 'super-secret');
+  const env = await cli(['check-config'], { env: { MEMBER_EXIT_AUDIT_CONFIG: good } });
+  t.equal(env.code, 0, 'MEMBER_EXIT_AUDIT_CONFIG, as serve reads it');
+  const unsigned = await cli(['check-config']);
+  t.equal(unsigned.code, 0);
+  t.match(unsigned.stdout, 'WARNING: no token for 1400000000');
+  const bad = await cli(['check-config', '--config', join(dir, 'bad.json')]);
+  t.equal(bad.code, 2);
+  t.equal(bad.stdout, '');
+  t.match(bad.stderr, /^member-exit-audit: invalid config:\n  - \/audit\/durability: must be one of "fsync", "write"/);
+  const cmds = await cli(['check-config', '--config', join(dir, 'bad.json')], { env: { DURABILITY: 'write' } });
+  t.equal(cmds.code, 2, 'the audited commands are checked too');
+  t.match(cmds.stderr, '/audit/commands/Group.Nope: not an audited command');
+  t.equal((await cli(['check-config', '--bogus'])).code, 2);
+  t.equal((await cli(['check-config', '--config', join(dir, 'missing.json')])).code, 2);
+});

@@ -4,7 +4,7 @@
 //
 // Env: DURATION (s per run, default 5), RUNS (repeats, median taken, default 3), SOAK (s of the
 // memory soak at 64 connections, default 60; 0 skips), ONLY (a substring of a row's name, or
-// `dismissal` or `hostile`), DISMISSALS (100,000-member dismissals in the dismissal row, default 3).
+// `dismissal` or `hostile`), SERVICE_NODE_FLAGS (V8 flags for the service only), DISMISSALS (100,000-member dismissals in the dismissal row, default 3).
 import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
 import http from 'node:http';
@@ -30,7 +30,10 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** Start the service or the baseline on CPU 0; resolves when it prints its `listening` line. */
-function startServer(kind, durability, dir, extraArgs = []) {
+/** V8 flags for the service only (the baseline and the load run without): SERVICE_NODE_FLAGS. */
+const SERVICE_FLAGS = (process.env.SERVICE_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+
+function startServer(kind, durability, dir, extraArgs = kind === 'service' ? SERVICE_FLAGS : []) {
   const file = join(dir, 'audit', 'member-exit.ndjson');
   const script = kind === 'service' ? join(ROOT, 'dist/main.js') : join(ROOT, 'bench/baseline.mjs');
   const [cmd, args] = pinned(0, [...extraArgs, script]);

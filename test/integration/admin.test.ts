@@ -1,4 +1,5 @@
 import t from 'tap';
+import { VERSION } from '../../src/version.js';
 import { exitBody, post, request, startTest } from '../helpers/service.js';
 
 const metric = (text: string, name: string): number => {
@@ -28,6 +29,7 @@ t.test('GET /metrics: Prometheus text with callbacks, lines, bytes, latencies, b
   t.equal(metric(m, 'member_exit_audit_file_opens'), 1);
   t.equal(metric(m, 'member_exit_audit_ready'), 1);
   t.ok(metric(m, 'process_resident_memory_bytes') > 0, 'default process metrics');
+  t.match(m, new RegExp(`^member_exit_audit_build_info\\{version="${VERSION.replace(/\./g, '\\.')}",node="${process.version.replace(/\./g, '\\.')}"\\} 1$`, 'm'), 'build_info: which version on which Node.js');
   t.ok(metric(m, 'nodejs_eventloop_lag_seconds') >= 0);
 });
 

@@ -15,10 +15,10 @@ import { sendMany } from '../helpers/load.js';
 import { runListening } from '../helpers/process.js';
 import { readAllLines } from '../helpers/rotated.js';
 import { exitBody, post } from '../helpers/service.js';
+import { logrotateConfig, shipperConfig } from '../helpers/shipper.js';
 import { requireTool, which } from '../helpers/tools.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
-const SHIPPED = join(ROOT, 'config/shippers/fluent-bit.conf');
 const PARSERS = join(ROOT, 'config/shippers/member-exit-audit-parsers.conf');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -45,17 +45,9 @@ t.test('Fluent Bit ships every line once across rotations, and a restart across 
   const out = join(dir, 'shipped.ndjson');
 
   // The shipped config, its paths pointed here and its output swapped for a file of raw lines.
-  const config = readFileSync(SHIPPED, 'utf8');
-  const output = /# BEGIN output[^\n]*\n[\s\S]*?# END output/;
-  t.match(config, output, 'the shipped config marks its output block');
+  const output = `[OUTPUT]\n    Name     file\n    Match    member_exit_audit\n    Path     ${dir}\n    File     shipped.ndjson\n    Format   template\n    Template {log}\n`;
   writeFileSync(join(dir, 'member-exit-audit-parsers.conf'), readFileSync(PARSERS, 'utf8'));
-  writeFileSync(
-    join(dir, 'fluent-bit.conf'),
-    config
-      .replaceAll('/var/log/member-exit-audit', logs)
-      .replaceAll('/var/lib/fluent-bit', state)
-      .replace(output, `[OUTPUT]\n    Name     file\n    Match    member_exit_audit\n    Path     ${dir}\n    File     shipped.ndjson\n    Format   template\n    Template {log}\n`),
-  );
+  writeFileSync(join(dir, 'fluent-bit.conf'), shipperConfig(t, 'fluent-bit.conf', output).replaceAll('/var/log/member-exit-audit', logs).replaceAll('/var/lib/fluent-bit', state));
   const startFluentBit = (): ChildProcess => {
     const fb = spawn(bin, ['-c', join(dir, 'fluent-bit.conf')], { env: { ...process.env, HOSTNAME: 'test' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let log = '';
@@ -74,16 +66,9 @@ t.test('Fluent Bit ships every line once across rotations, and a restart across 
   t.teardown(() => fb.kill('SIGKILL'));
   await sleep(500);
 
-  const conf = (hup: boolean) => {
-    const path = join(dir, hup ? 'logrotate-hup.conf' : 'logrotate-plain.conf');
-    let c = readFileSync(join(ROOT, 'config/logrotate/member-exit-audit'), 'utf8')
-      .replace('/var/log/member-exit-audit/member-exit.ndjson', file)
-      .replace(/\s*create 0640 .*/, '\n    create 0640');
-    c = hup ? c.replace('systemctl reload member-exit-audit.service >/dev/null 2>&1 || true', `kill -HUP ${svc.child.pid}`) : c.replace(/\s*postrotate[\s\S]*?endscript/, '');
-    writeFileSync(path, c, { mode: 0o644 });
-    return path;
-  };
-  const rotate = (hup: boolean) => execFileSync(logrotate, ['-f', '-s', join(dir, 'logrotate.state'), conf(hup)]);
+  logrotateConfig(t, join(dir, 'logrotate-hup.conf'), file, `kill -HUP ${svc.child.pid}`);
+  logrotateConfig(t, join(dir, 'logrotate-plain.conf'), file, null);
+  const rotate = (hup: boolean) => execFileSync(logrotate, ['-f', '-s', join(dir, 'logrotate.state'), join(dir, hup ? 'logrotate-hup.conf' : 'logrotate-plain.conf')]);
 
   let stop = false;
   const load = sendMany(svc.port, { total: 10_000_000, connections: 8, stopWhen: () => stop });

@@ -8,10 +8,10 @@ import { existsSync, readFileSync, statSync, truncateSync, writeFileSync } from 
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
+import { logrotateConfig } from '../helpers/shipper.js';
 import { requireTool } from '../helpers/tools.js';
 
 const UNIT = (name: string) => new URL(`../../systemd/${name}`, import.meta.url).pathname;
-const SHIPPED = new URL('../../config/logrotate/member-exit-audit', import.meta.url).pathname;
 
 t.test('the timer and its service verify, and the timer fires every hour', async (t) => {
   const bin = requireTool(t, 'systemd-analyze');
@@ -40,14 +40,7 @@ t.test("the service's logrotate command rotates on size within the day, with its
   const file = join(dir, 'member-exit.ndjson');
   const me = userInfo().username;
   const group = execFileSync('id', ['-gn'], { encoding: 'utf8' }).trim();
-  writeFileSync(
-    join(dir, 'logrotate.conf'),
-    readFileSync(SHIPPED, 'utf8')
-      .replace('/var/log/member-exit-audit/member-exit.ndjson', file)
-      .replace('create 0640 member-exit-audit member-exit-audit', `create 0640 ${me} ${group}`)
-      .replace('systemctl reload member-exit-audit.service >/dev/null 2>&1 || true', `touch ${join(dir, 'reloaded')}`),
-    { mode: 0o644 },
-  );
+  logrotateConfig(t, join(dir, 'logrotate.conf'), file, `touch ${join(dir, 'reloaded')}`, `${me} ${group}`);
   const state = join(dir, 'state', 'logrotate.status');
   execFileSync('mkdir', ['-p', join(dir, 'state')]);
   const run = () => execFileSync(logrotate, [exec[1]!, state, join(dir, 'logrotate.conf')], { encoding: 'utf8' });

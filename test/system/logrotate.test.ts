@@ -4,28 +4,16 @@
  * acknowledged member, none torn, none duplicated.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { sendMany } from '../helpers/load.js';
 import { runListening } from '../helpers/process.js';
 import { compareMembers, readAllLines } from '../helpers/rotated.js';
+import { logrotateConfig } from '../helpers/shipper.js';
 import { requireTool } from '../helpers/tools.js';
 
-const SHIPPED = new URL('../../config/logrotate/member-exit-audit', import.meta.url).pathname;
-
-/** The shipped config, pointed at a test folder, with the test's own reload command. */
-function logrotateConf(file: string, postrotate: string | null): string {
-  const me = userInfo();
-  let conf = readFileSync(SHIPPED, 'utf8')
-    .replace('/var/log/member-exit-audit/member-exit.ndjson', file)
-    .replace('create 0640 member-exit-audit member-exit-audit', `create 0640 ${me.username} ${execFileSync('id', ['-gn'], { encoding: 'utf8' }).trim()}`);
-  const reload = 'systemctl reload member-exit-audit.service >/dev/null 2>&1 || true';
-  t.ok(conf.includes(reload), 'the shipped config reloads the service in postrotate');
-  conf = postrotate === null ? conf.replace(/\s*postrotate[\s\S]*?endscript/, '') : conf.replace(reload, postrotate);
-  return conf;
-}
 
 async function rotateUnderLoad(t: Tap.Test, opts: { rotations: number; gapMs: number; hup: boolean }) {
   const logrotate = requireTool(t, 'logrotate');
@@ -36,7 +24,8 @@ async function rotateUnderLoad(t: Tap.Test, opts: { rotations: number; gapMs: nu
   const svc = await runListening([], { AUDIT_FILE: file, LOG_LEVEL: 'info' }, dir);
   t.teardown(() => svc.child.kill('SIGKILL'));
   const conf = join(dir, 'logrotate.conf');
-  writeFileSync(conf, logrotateConf(file, opts.hup ? `kill -HUP ${svc.child.pid}` : null), { mode: 0o644 });
+  const me = `${userInfo().username} ${execFileSync('id', ['-gn'], { encoding: 'utf8' }).trim()}`;
+  logrotateConfig(t, conf, file, opts.hup ? `kill -HUP ${svc.child.pid}` : null, me);
 
   let done = false;
   const load = sendMany(svc.port, { total: 1_000_000, connections: 16, stopWhen: () => done });

@@ -12,9 +12,9 @@ import { sendMany } from '../helpers/load.js';
 import { runListening } from '../helpers/process.js';
 import { parseLines } from '../helpers/lines.js';
 import { compareMembers, readAllLines } from '../helpers/rotated.js';
+import { logrotateConfig, shipperConfig } from '../helpers/shipper.js';
 import { requireTool } from '../helpers/tools.js';
 
-const SHIPPED = new URL('../../config/shippers/rsyslog.conf', import.meta.url).pathname;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 t.test('rsyslog imfile ships every line once, unchanged, across rotations', async (t) => {
@@ -31,13 +31,8 @@ t.test('rsyslog imfile ships every line once, unchanged, across rotations', asyn
   const out = join(dir, 'shipped.ndjson');
 
   // The shipped config with its output swapped for a local file, plus a private work directory.
-  const shipped = readFileSync(SHIPPED, 'utf8');
-  const output = /# BEGIN output[^\n]*\n[\s\S]*?# END output/;
-  t.match(shipped, output, 'the shipped config marks its output block');
   const conf = `global(workDirectory="${work}")\n` +
-    shipped
-      .replaceAll('/var/log/member-exit-audit', logs)
-      .replace(output, `action(type="omfile" file="${out}" template="member_exit_audit_raw")`);
+    shipperConfig(t, 'rsyslog.conf', `action(type="omfile" file="${out}" template="member_exit_audit_raw")`).replaceAll('/var/log/member-exit-audit', logs);
   writeFileSync(join(dir, 'rsyslog.conf'), conf);
   execFileSync(rsyslogd, ['-N1', '-f', join(dir, 'rsyslog.conf')], { stdio: 'pipe' });
 
@@ -48,10 +43,7 @@ t.test('rsyslog imfile ships every line once, unchanged, across rotations', asyn
   rs.stderr.on('data', (d) => (rsErr += d));
   t.teardown(() => rs.kill('SIGKILL'));
 
-  writeFileSync(join(dir, 'logrotate.conf'), readFileSync(new URL('../../config/logrotate/member-exit-audit', import.meta.url).pathname, 'utf8')
-    .replace('/var/log/member-exit-audit/member-exit.ndjson', file)
-    .replace(/\s*create 0640 .*/, '\n    create 0640')
-    .replace('systemctl reload member-exit-audit.service >/dev/null 2>&1 || true', `kill -HUP ${svc.child.pid}`));
+  logrotateConfig(t, join(dir, 'logrotate.conf'), file, `kill -HUP ${svc.child.pid}`);
 
   let stop = false;
   const load = sendMany(svc.port, { total: 1_000_000, connections: 8, stopWhen: () => stop });

@@ -4,7 +4,8 @@
 //
 // Env: DURATION (s per run, default 5), RUNS (repeats, median taken, default 3), SOAK (s of the
 // memory soak at 64 connections, default 60; 0 skips), ONLY (a substring of a row's name, or
-// `dismissal` or `hostile`), SERVICE_NODE_FLAGS (V8 flags for the service only), DISMISSALS (100,000-member dismissals in the dismissal row, default 3).
+// `dismissal` or `hostile`), SERVICE_NODE_FLAGS (V8 flags for the service only), SERVICE_CONFIG (a
+// config file for the service only), DISMISSALS (100,000-member dismissals in the dismissal row, default 3).
 import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
 import http from 'node:http';
@@ -39,7 +40,16 @@ function startServer(kind, durability, dir, extraArgs = kind === 'service' ? SER
   const [cmd, args] = pinned(0, [...extraArgs, script]);
   const started = performance.now();
   const child = spawn(cmd, args, {
-    env: { ...process.env, PORT: '0', ADMIN_PORT: '0', AUDIT_FILE: file, DURABILITY: durability, LOG_LEVEL: 'info' },
+    env: {
+      ...process.env,
+      PORT: '0',
+      ADMIN_PORT: '0',
+      AUDIT_FILE: file,
+      DURABILITY: durability,
+      LOG_LEVEL: 'info',
+      // A config file for the service alone (SERVICE_CONFIG), e.g. to measure a setting's cost.
+      ...(kind === 'service' && process.env.SERVICE_CONFIG ? { MEMBER_EXIT_AUDIT_CONFIG: process.env.SERVICE_CONFIG } : {}),
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
     cwd: dir,
   });

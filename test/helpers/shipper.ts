@@ -1,5 +1,6 @@
 /** What the shipper and rotation tests share: the shipped configs pointed at a test folder. */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const LOGROTATE = `${ROOT}config/logrotate/member-exit-audit`;
@@ -28,4 +29,35 @@ export function logrotateConfig(t: Tap.Test, path: string, file: string, postrot
   t.ok(conf.includes(RELOAD), 'the shipped logrotate config reloads the service in postrotate');
   conf = postrotate === null ? conf.replace(/\s*postrotate[\s\S]*?endscript/, '') : conf.replace(RELOAD, postrotate);
   writeFileSync(path, conf, { mode: 0o644 });
+}
+
+/**
+ * The verdict on a shipper run: every line on disk (current, rotated, gzipped) shipped exactly
+ * once, byte for byte, except the tail of `member-exit.ndjson.1`, the file rotated while the
+ * shipper was down; and the documented catch-up (all of .1 through query, deduplicated on id)
+ * restores exactly the lines on disk. Returns the figures for the run's comment line.
+ */
+export function judgeShipping(t: Tap.Test, logs: string, shipped: string[], caughtUp: string[]): { disk: number; shipped: number; left: number; duplicated: number } {
+  const onDisk = new Map<string, string>();
+  for (const f of readdirSync(logs).filter((n) => n.startsWith('member-exit.ndjson'))) {
+    const raw = readFileSync(`${logs}/${f}`);
+    for (const line of (f.endsWith('.gz') ? gunzipSync(raw) : raw).toString('utf8').split('\n').slice(0, -1)) onDisk.set(line, f);
+  }
+  const counts = new Map<string, number>();
+  for (const l of shipped) counts.set(l, (counts.get(l) ?? 0) + 1);
+  const duplicated = [...counts].filter(([, n]) => n > 1).length;
+  t.equal(duplicated, 0, `${shipped.length} lines shipped, none twice`);
+  t.equal(shipped.filter((l) => !onDisk.has(l)).length, 0, 'every shipped line is byte for byte a line on disk');
+  const missing = [...onDisk].filter(([l]) => !counts.has(l));
+  t.same([...new Set(missing.map(([, f]) => f))].filter((f) => f !== 'member-exit.ndjson.1'), [], `the ${missing.length} lines not shipped are all in member-exit.ndjson.1`);
+  const dotOne = readFileSync(`${logs}/member-exit.ndjson.1`, 'utf8').split('\n').slice(0, -1);
+  const first = dotOne.findIndex((l) => !counts.has(l));
+  t.ok(first === -1 || dotOne.slice(first).every((l) => !counts.has(l)), 'they are its tail: everything before was shipped');
+  const byId = new Map<string, string>();
+  for (const l of [...shipped, ...caughtUp]) {
+    const v = JSON.parse(l) as { id: string; member: string };
+    byId.set(`${v.id}|${v.member}`, l);
+  }
+  t.same(new Set(byId.values()), new Set(onDisk.keys()), `shipped + caught up, deduplicated on id: exactly the ${onDisk.size} lines on disk`);
+  return { disk: onDisk.size, shipped: shipped.length, left: missing.length, duplicated };
 }

@@ -2,7 +2,7 @@
  * Group.CallbackAfterGroupDestroyed: the group was dismissed, by its owner on a client or by the app
  * through the REST API destroy_group. Tencent sends no member-exit callback then, so every member
  * of `MemberList` gets a line like a member-exit one, with `exitType` `Destroyed` and `operator`
- * null: the callback does not say who dismissed the group (../shared/PROTOCOL.md).
+ * null: the callback does not say who dismissed the group (Tencent IM, "After a Group Is Disbanded").
  */
 import Type from 'typebox';
 import { account, auditedCommand, eventTime, groupId, memberList, word } from './fields.js';

@@ -1,6 +1,6 @@
 /**
  * Group.CallbackAfterMemberExit: members quit a group, or were removed by its owner or an admin on a
- * client or by the app through the REST API delete_group_member (../shared/PROTOCOL.md). One audit
+ * client or by the app through the REST API delete_group_member (Tencent IM, "After a User Leaves a Group"). One audit
  * line per distinct member.
  */
 import Type from 'typebox';

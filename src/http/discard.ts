@@ -1,7 +1,8 @@
 /**
  * Reading a body we do not audit: every byte is read (so the connection stays usable) and thrown
  * away, never buffered, decoded or parsed, up to a bound. A "before" callback answered with a
- * failure can block the user's action (../shared/PROTOCOL.md), so nothing about its content may
+ * failure can block the user's action (Tencent IM, "Callback Configuration": the before-callback
+ * failure policy), so nothing about its content may
  * lead to one.
  */
 import type { IncomingMessage } from 'node:http';

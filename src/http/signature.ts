@@ -1,5 +1,5 @@
 /**
- * Callback authentication (../shared/PROTOCOL.md): Sign = lowercase hex SHA-256 of the token
+ * Callback authentication (Tencent IM, "Third-Party Callback Overview"): Sign = lowercase hex SHA-256 of the token
  * immediately followed by RequestTime, as text. A RequestTime further than maxSkewSeconds from now
  * is a replay. Errors never carry the token or the expected sign.
  */

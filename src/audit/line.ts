@@ -92,12 +92,7 @@ export interface Lines {
 /** Members formatted in one go before yielding to the event loop (a few ms of work on this machine). */
 const SLICE = 1000;
 
-/**
- * The NDJSON lines of one callback, one per distinct member, in list order, each ending in `\n`.
- * Fields common to all members are serialised once. With `yieldEvery`, a long list is formatted in
- * slices with a turn of the event loop between them, so other requests are not held up by a
- * 100,000-member dismissal.
- */
+/** The parts every line of one callback shares, serialised once, and its id maker. */
 function linesOf(e: ExitEvent): { head: string; tail: string; id: (member: string) => string } {
   const head =
     `{"time":"${new Date(e.eventTime ?? e.receivedAt).toISOString()}","event":"group.member.exit"` +
@@ -118,6 +113,8 @@ export interface LinesPlan {
   count: number;
   /** Build them into one Buffer of `bytes`, a slice of members at a time with a yield between. */
   build(): Promise<Lines>;
+  /** The same bytes in one go (tests and benchmarks that make lines without a server). */
+  buildSync(): Lines;
 }
 
 /** `"}` and a newline close every line, after the 32-character id. */
@@ -147,38 +144,40 @@ export function planLines(e: ExitEvent, members: readonly string[]): LinesPlan {
     written.push(w);
     bytes += shared + Buffer.byteLength(w);
   }
+  const out = () => Buffer.allocUnsafe(bytes);
+  /** Lines `from` to `to` of the plan into `buf` at `at`; returns where they end. */
+  const fill = (buf: Buffer, at: number, from: number, to: number): number => {
+    for (let i = from; i < to; i++) {
+      at += head.copy(buf, at);
+      at += buf.write(written[i]!, at);
+      at += tail.copy(buf, at);
+      at += buf.write(l.id(distinct[i]!), at, 'latin1');
+      at += CLOSE.copy(buf, at);
+    }
+    return at;
+  };
   return {
     bytes,
     count: distinct.length,
     async build() {
-      const out = Buffer.allocUnsafe(bytes);
-      let at = 0;
-      for (let i = 0; i < distinct.length; i++) {
-        if (i && i % SLICE === 0) await new Promise((resolve) => setImmediate(resolve));
-        at += head.copy(out, at);
-        at += out.write(written[i]!, at);
-        at += tail.copy(out, at);
-        at += out.write(l.id(distinct[i]!), at, 'latin1');
-        at += CLOSE.copy(out, at);
+      const buf = out();
+      for (let at = 0, i = 0; i < distinct.length; i += SLICE) {
+        if (i) await new Promise((resolve) => setImmediate(resolve));
+        at = fill(buf, at, i, Math.min(i + SLICE, distinct.length));
       }
-      return { text: out, count: distinct.length };
+      return { text: buf, count: distinct.length };
+    },
+    buildSync() {
+      const buf = out();
+      fill(buf, 0, 0, distinct.length);
+      return { text: buf, count: distinct.length };
     },
   };
 }
 
-/** The lines of the members not seen yet, adding them to `seen`. */
-function sliceText(l: ReturnType<typeof linesOf>, members: readonly string[], seen: Set<string>): string {
-  let out = '';
-  for (const m of members) {
-    if (seen.has(m)) continue;
-    seen.add(m);
-    out += l.head + str(m) + l.tail + l.id(m) + '"}\n';
-  }
-  return out;
-}
-
-export function formatLines(e: ExitEvent, members: readonly string[]): Lines {
-  const seen = new Set<string>();
-  return { text: sliceText(linesOf(e), members, seen), count: seen.size };
+/** The lines of one callback as one string (planLines builds the same bytes; the service uses it). */
+export function formatLines(e: ExitEvent, members: readonly string[]): Lines & { text: string } {
+  const lines = planLines(e, members).buildSync();
+  return { text: lines.text.toString(), count: lines.count };
 }
 

@@ -4,7 +4,7 @@
  * route takes it for the next request (src/service.ts `reload`).
  */
 import type { Config } from '../config.js';
-import { cidrList } from './source.js';
+import { cidrList } from '../cidr.js';
 
 export interface Access {
   /** SdkAppid -> its tokens (any of them signs), or null for an app without authentication. */

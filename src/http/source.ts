@@ -4,8 +4,6 @@
  */
 import { normalizeIp } from '../cidr.js';
 
-export { cidrList, CidrError, normalizeIp } from '../cidr.js';
-
 /**
  * The client's address: the socket peer, unless the peer is a trusted proxy; then the rightmost
  * X-Forwarded-For entry that is not itself a trusted proxy (entries further left are client-supplied).

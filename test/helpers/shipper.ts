@@ -1,5 +1,7 @@
 /** What the shipper and rotation tests share: the shipped configs pointed at a test folder. */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
@@ -60,4 +62,27 @@ export function judgeShipping(t: Tap.Test, logs: string, shipped: string[], caug
   }
   t.same(new Set(byId.values()), new Set(onDisk.keys()), `shipped + caught up, deduplicated on id: exactly the ${onDisk.size} lines on disk`);
   return { disk: onDisk.size, shipped: shipped.length, left: missing.length, duplicated };
+}
+
+/** A run's folders, removed at teardown: `log/` for the trail, `work/` for the shipper's state. */
+export function shipperDirs(t: Tap.Test, name: string): { dir: string; logs: string; work: string; file: string; out: string } {
+  const dir = mkdtempSync(join(tmpdir(), `mea-${name}-`));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const logs = join(dir, 'log');
+  const work = join(dir, 'work');
+  mkdirSync(logs);
+  mkdirSync(work);
+  return { dir, logs, work, file: join(logs, 'member-exit.ndjson'), out: join(dir, 'shipped.ndjson') };
+}
+
+/** The lines a shipper wrote to `out`, once their count has not moved for 3 s (or after 30 s). */
+export async function shippedWhenSettled(out: string): Promise<string[]> {
+  let shipped: string[] = [];
+  for (let waited = 0, last = -1, same = 0; waited < 30000 && same < 6; waited += 500) {
+    await new Promise((r) => setTimeout(r, 500));
+    shipped = existsSync(out) ? readFileSync(out, 'utf8').split('\n').filter(Boolean) : [];
+    same = shipped.length === last ? same + 1 : 0;
+    last = shipped.length;
+  }
+  return shipped;
 }

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { cidrList, clientAddress, normalizeIp } from '../../src/http/source.js';
+import { cidrList, normalizeIp } from '../../src/cidr.js';
+import { clientAddress } from '../../src/http/source.js';
 
 t.test('CIDR lists, IPv4 and IPv6', async (t) => {
   const allow = cidrList(['10.0.0.0/8', '192.168.1.7', '2001:db8::/32', '::1']);

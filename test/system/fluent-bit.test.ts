@@ -7,13 +7,13 @@
  * a 40 KB line arrives whole.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { sendMany } from '../helpers/load.js';
 import { runListening } from '../helpers/process.js';
 import { exitBody, post } from '../helpers/service.js';
-import { judgeShipping, logrotateConfig, shipperConfig } from '../helpers/shipper.js';
+import { judgeShipping, logrotateConfig, shippedWhenSettled, shipperConfig, shipperDirs } from '../helpers/shipper.js';
 import { requireTool, which } from '../helpers/tools.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
@@ -34,13 +34,7 @@ t.test('Fluent Bit ships every line once across rotations, and a restart across 
   const bin = fluentBit(t);
   const logrotate = requireTool(t, 'logrotate');
   if (!bin || !logrotate) return;
-  const dir = t.testdir();
-  const logs = join(dir, 'log');
-  const state = join(dir, 'state');
-  mkdirSync(logs);
-  mkdirSync(state);
-  const file = join(logs, 'member-exit.ndjson');
-  const out = join(dir, 'shipped.ndjson');
+  const { dir, logs, work: state, file, out } = shipperDirs(t, 'fluent-bit');
 
   // The shipped config, its paths pointed here and its output swapped for a file of raw lines.
   const output = `[OUTPUT]\n    Name     file\n    Match    member_exit_audit\n    Path     ${dir}\n    File     shipped.ndjson\n    Format   template\n    Template {log}\n`;
@@ -97,13 +91,7 @@ t.test('Fluent Bit ships every line once across rotations, and a restart across 
   await svc.exited;
 
   // Wait until Fluent Bit has caught up with everything it will ship.
-  let shipped: string[] = [];
-  for (let waited = 0, last = -1, same = 0; waited < 30000 && same < 6; waited += 500) {
-    await sleep(500);
-    shipped = existsSync(out) ? readFileSync(out, 'utf8').split('\n').filter(Boolean) : [];
-    same = shipped.length === last ? same + 1 : 0;
-    last = shipped.length;
-  }
+  const shipped = await shippedWhenSettled(out);
   fb.kill('SIGTERM');
   await stopped(fb);
 

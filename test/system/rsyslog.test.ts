@@ -4,15 +4,14 @@
  * nothing doubled.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { sendMany } from '../helpers/load.js';
 import { runListening } from '../helpers/process.js';
 import { parseLines } from '../helpers/lines.js';
 import { compareMembers, readAllLines } from '../helpers/rotated.js';
-import { judgeShipping, logrotateConfig, shipperConfig } from '../helpers/shipper.js';
+import { judgeShipping, logrotateConfig, shippedWhenSettled, shipperConfig, shipperDirs } from '../helpers/shipper.js';
 import { exitBody, post } from '../helpers/service.js';
 import { requireTool } from '../helpers/tools.js';
 
@@ -22,14 +21,7 @@ t.test('rsyslog imfile ships every line once, unchanged, across rotations', asyn
   const rsyslogd = requireTool(t, 'rsyslogd');
   const logrotate = requireTool(t, 'logrotate');
   if (!rsyslogd || !logrotate) return;
-  const dir = mkdtempSync(join(tmpdir(), 'mea-rsyslog-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const logs = join(dir, 'log');
-  const work = join(dir, 'work');
-  mkdirSync(logs);
-  mkdirSync(work);
-  const file = join(logs, 'member-exit.ndjson');
-  const out = join(dir, 'shipped.ndjson');
+  const { dir, logs, work, file, out } = shipperDirs(t, 'rsyslog');
 
   // The shipped config with its output swapped for a local file, plus a private work directory.
   const conf = `global(workDirectory="${work}")\n` +
@@ -86,14 +78,7 @@ t.test('rsyslog across 14 rotations, a stop across one more, and a long line: as
   const rsyslogd = requireTool(t, 'rsyslogd');
   const logrotate = requireTool(t, 'logrotate');
   if (!rsyslogd || !logrotate) return;
-  const dir = mkdtempSync(join(tmpdir(), 'mea-rsyslog-full-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const logs = join(dir, 'log');
-  const work = join(dir, 'work');
-  mkdirSync(logs);
-  mkdirSync(work);
-  const file = join(logs, 'member-exit.ndjson');
-  const out = join(dir, 'shipped.ndjson');
+  const { dir, logs, work, file, out } = shipperDirs(t, 'rsyslog-full');
   writeFileSync(
     join(dir, 'rsyslog.conf'),
     `global(workDirectory="${work}")\n` + shipperConfig(t, 'rsyslog.conf', `action(type="omfile" file="${out}" template="member_exit_audit_raw")`).replaceAll('/var/log/member-exit-audit', logs),
@@ -131,13 +116,7 @@ t.test('rsyslog across 14 rotations, a stop across one more, and a long line: as
   await svc.exited;
 
   // Wait until rsyslog has shipped everything it will.
-  let shipped: string[] = [];
-  for (let waited = 0, last = -1, same = 0; waited < 30000 && same < 6; waited += 500) {
-    await sleep(500);
-    shipped = existsSync(out) ? readFileSync(out, 'utf8').split('\n').filter(Boolean) : [];
-    same = shipped.length === last ? same + 1 : 0;
-    last = shipped.length;
-  }
+  const shipped = await shippedWhenSettled(out);
   rs.kill('SIGTERM');
   t.ok(sent.acked.length > 500, `${sent.acked.length} callbacks acknowledged`);
   const longLine = shipped.find((l) => l.includes('"member":"long-line"'));

@@ -15,11 +15,13 @@ export async function checkConfig(argv: readonly string[], io: Io = { stdout: pr
     const file = parseServeArgs(argv, 'check-config').config ?? io.env.MEMBER_EXIT_AUDIT_CONFIG;
     const config = loadConfig({ file, env: io.env });
     const audited = [...buildCallbacks(config).keys()];
-    const unsigned = config.apps.filter((a) => !a.tokens?.length).map((a) => a.sdkAppId);
+    const unsigned = config.apps.filter((a) => !a.tokens).map((a) => a.sdkAppId);
+    const missing = config.apps.filter((a) => a.missingTokenFiles).map((a) => `${a.sdkAppId} (${a.missingTokenFiles?.join(', ')})`);
     io.stdout.write(
       `member-exit-audit: config OK (${file ?? 'defaults only'}): ${config.apps.length} app(s), audit file ${config.audit.file}, ` +
         `audited ${audited.join(', ')}` +
         (unsigned.length ? `; WARNING: no token for ${unsigned.join(', ')}: their callbacks are not authenticated` : '') +
+        (missing.length ? `; WARNING: token file missing for ${missing.join('; ')}: callbacks it signs are refused until it is in place` : '') +
         '\n',
     );
     return 0;

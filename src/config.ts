@@ -24,7 +24,9 @@ const App = Type.Object(
     tokens: Type.Optional(Type.Array(Token, { maxItems: 16 })),
     /**
      * A file holding the token, or several, one per line (blank lines ignored; read at start and
-     * on SIGHUP). For systemd LoadCredential=. A missing file is refused at start.
+     * on SIGHUP). For systemd LoadCredential=. A file that does not exist (the token not yet in
+     * place) is not an error: the service starts, warns, and refuses every callback of the app
+     * until the file is there (fail closed); any other read error is.
      */
     tokenFile: Type.Optional(Type.String({ minLength: 1 })),
     /** Several such files, read the same way. */
@@ -155,8 +157,11 @@ const ConfigSchema = Type.Object(
   { additionalProperties: false },
 );
 
-export type Config = Static<typeof ConfigSchema>;
-export type AppConfig = Static<typeof App>;
+export type AppConfig = Static<typeof App> & {
+  /** Set by loadConfig: token files that did not exist. With no other token, `tokens` is [] (refuse all). */
+  missingTokenFiles?: string[];
+};
+export type Config = Omit<Static<typeof ConfigSchema>, 'apps'> & { apps: AppConfig[] };
 export const configSchema = ConfigSchema;
 const CheckConfig = Compile(ConfigSchema);
 
@@ -270,6 +275,8 @@ export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
   /** config/default.json; tests point it elsewhere. */
   defaultsFile?: string;
+  /** Read token files (default true). query and verify need no token and may not be allowed to read one. */
+  readTokens?: boolean;
 }
 
 /** Load, overlay, check and freeze the config. Throws ConfigError naming every problem. */
@@ -293,7 +300,7 @@ export function loadConfig(opts: LoadOptions = {}): Readonly<Config> {
   config.apps.forEach((app, i) => {
     if (ids.has(app.sdkAppId)) problems.push(`/apps/${i}/sdkAppId: ${app.sdkAppId} is listed twice`);
     ids.add(app.sdkAppId);
-    resolveTokens(app, `/apps/${i}`, problems);
+    resolveTokens(app, `/apps/${i}`, problems, opts.readTokens ?? true);
   });
   for (const [key, list] of [['allowSources', config.allowSources], ['trustProxy', config.trustProxy]] as const) {
     try {
@@ -310,16 +317,19 @@ export function loadConfig(opts: LoadOptions = {}): Readonly<Config> {
  * Gather an app's tokens (`token`, `tokens`, and every line of `tokenFile`/`tokenFiles`) into
  * `tokens`, so the rest of the service sees one shape: no tokens, or a list any of which signs.
  */
-function resolveTokens(app: AppConfig, where: string, problems: string[]): void {
+function resolveTokens(app: AppConfig, where: string, problems: string[], readFiles: boolean): void {
   const all = [...(app.token === undefined ? [] : [app.token]), ...(app.tokens ?? [])];
-  const files = [...(app.tokenFile === undefined ? [] : [app.tokenFile]), ...(app.tokenFiles ?? [])];
+  const files = readFiles ? [...(app.tokenFile === undefined ? [] : [app.tokenFile]), ...(app.tokenFiles ?? [])] : [];
+  const missing: string[] = [];
   for (const file of files) {
     const key = app.tokenFiles?.includes(file) ? 'tokenFiles' : 'tokenFile';
     let text: string;
     try {
       text = readFileSync(file, 'utf8');
     } catch (err) {
-      problems.push(`${where}/${key}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code}`);
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') missing.push(file);
+      else problems.push(`${where}/${key}: cannot read ${file}: ${code}`);
       continue;
     }
     const lines = text.split(/\r?\n/).filter((l) => l.length > 0);
@@ -331,7 +341,9 @@ function resolveTokens(app: AppConfig, where: string, problems: string[]): void 
   delete app.tokenFile;
   delete app.tokenFiles;
   if (all.length) app.tokens = [...new Set(all)];
+  else if (missing.length) app.tokens = []; // a token was meant to be there: refuse every callback until it is
   else delete app.tokens;
+  if (missing.length) app.missingTokenFiles = missing;
 }
 
 /** Keys of an older version, named with where they went rather than as merely unknown. */

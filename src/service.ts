@@ -68,7 +68,13 @@ export async function startService(config: Readonly<Config>, log: Logger): Promi
   await writer.start();
   const warnUnauthenticated = (apps: Config['apps']) => {
     for (const app of apps) {
-      if (!app.tokens?.length) log.warn({ stage: 'receiving', sdkAppId: app.sdkAppId }, 'callbacks of this app are not authenticated: set a token');
+      if (app.missingTokenFiles) {
+        const refused = !app.tokens?.length;
+        log.warn(
+          { stage: 'receiving', sdkAppId: app.sdkAppId, missing: app.missingTokenFiles },
+          refused ? 'token file missing: every callback of this app is refused until the token is in place' : 'token file missing: the app\'s other tokens still sign',
+        );
+      } else if (!app.tokens) log.warn({ stage: 'receiving', sdkAppId: app.sdkAppId }, 'callbacks of this app are not authenticated: set a token');
     }
   };
   warnUnauthenticated(config.apps);

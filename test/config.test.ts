@@ -42,11 +42,21 @@ t.test('tokenFile is read at start (systemd LoadCredential=)', async (t) => {
   };
   const c = loadConfig({ file: write([{ sdkAppId: '1', tokenFile: join(dir, 'tok') }]), env: {} });
   t.same(c.apps[0]!.tokens, ['s3cret'], 'trailing newline trimmed');
-  t.throws(() => loadConfig({ file: write([{ sdkAppId: '1', tokenFile: join(dir, 'missing') }]), env: {} }), /\/apps\/0\/tokenFile: cannot read .*ENOENT/);
+  // A token file not yet in place starts the service with the app refused (fail closed), so that
+  // systemd's LoadCredential= of a missing credential never stops the unit; other read errors stop it.
+  const absent = loadConfig({ file: write([{ sdkAppId: '1', tokenFile: join(dir, 'missing') }]), env: {} });
+  t.same(absent.apps[0]!.tokens, [], 'a missing token file: no token signs');
+  t.same(absent.apps[0]!.missingTokenFiles, [join(dir, 'missing')], 'and it is named for the warning');
+  t.throws(() => loadConfig({ file: write([{ sdkAppId: '1', tokenFile: dir }]), env: {} }), /\/apps\/0\/tokenFile: cannot read .*EISDIR/, 'a token file that cannot be read is an error');
+  const partly = loadConfig({ file: write([{ sdkAppId: '1', tokenFiles: [join(dir, 'missing'), join(dir, 'tok')] }]), env: {} });
+  t.same(partly.apps[0]!.tokens, ['s3cret'], 'a missing file beside a present one: the present one signs');
+  t.same(partly.apps[0]!.missingTokenFiles, [join(dir, 'missing')]);
+  const unread = loadConfig({ file: write([{ sdkAppId: '1', tokenFile: dir }]), env: {}, readTokens: false });
+  t.equal(unread.apps[0]!.tokens, undefined, 'query and verify read no token file (readTokens: false)');
   t.throws(() => loadConfig({ file: write([{ sdkAppId: '1', tokenFile: join(dir, 'empty') }]), env: {} }), /is empty/);
   const both = loadConfig({ file: write([{ sdkAppId: '1', token: 'a', tokens: ['b', 'a'], tokenFile: join(dir, 'tok'), tokenFiles: [join(dir, 'two')] }]), env: {} });
   t.same(both.apps[0]!.tokens, ['a', 'b', 's3cret', 'old', 'new'], 'token, tokens and every line of every token file, once each');
-  t.throws(() => loadConfig({ file: write([{ sdkAppId: '1', tokenFiles: [join(dir, 'missing')] }]), env: {} }), /\/apps\/0\/tokenFiles: cannot read .*ENOENT/);
+  t.throws(() => loadConfig({ file: write([{ sdkAppId: '1', tokenFiles: [dir] }]), env: {} }), /\/apps\/0\/tokenFiles: cannot read .*EISDIR/);
 });
 
 t.test('every problem is named in one error', async (t) => {

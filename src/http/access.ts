@@ -24,12 +24,14 @@ export function buildAccess(config: Pick<Config, 'apps' | 'allowSources' | 'trus
 
 /**
  * An app's tokens. loadConfig gathers every kind into `tokens`; a `token` is counted too, and token
- * files left unread are refused, so that a config built any other way can never fail open.
+ * files left unread are refused, so that a config built any other way can never fail open. An
+ * empty `tokens` (its token file is missing) signs nothing: every callback of the app is refused.
  */
 function appTokens(app: Config['apps'][number]): readonly string[] | null {
   if (app.tokenFile !== undefined || app.tokenFiles !== undefined) throw new Error(`app ${app.sdkAppId}: token files are read by loadConfig`);
   const all = [...(app.token === undefined ? [] : [app.token]), ...(app.tokens ?? [])];
-  return all.length ? all : null;
+  if (all.length) return all;
+  return app.tokens === undefined ? null : [];
 }
 
 /** The keys SIGHUP applies without a restart; a change to any other key waits for one. */

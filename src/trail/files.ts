@@ -8,5 +8,5 @@ export { trailFiles };
  * module (TypeBox) is loaded only here, when no FILE is given, so `query FILE` starts light.
  */
 export async function configuredTrail(configFile: string | undefined): Promise<string[]> {
-  return trailFiles((await import('../config.js')).loadConfig({ file: configFile }).audit.file);
+  return trailFiles((await import('../config.js')).loadConfig({ file: configFile, readTokens: false }).audit.file);
 }

@@ -51,6 +51,19 @@ t.test('signed callbacks: several apps, each with its own token', async (t) => {
   t.match(warn[4], { level: 40, err: { code: 'AUTH_STALE' }, sdkAppId: '1400000000' });
 });
 
+t.test('a token file not in place: the service starts, warns once, and refuses the app (fail closed)', async (t) => {
+  const missing = join(t.testdir(), 'not-yet');
+  const svc = await startLogged(t, { apps: [{ sdkAppId: '1400000000', tokenFile: missing }, { sdkAppId: '1400000001', token: TOKEN_B }] });
+  const warned = svc.records.filter((r) => String(r.msg).startsWith('token file missing'));
+  t.equal(warned.length, 1, 'one warning at start');
+  t.match(warned[0], { level: 40, sdkAppId: '1400000000', missing: [missing] });
+  t.notOk(svc.records.some((r) => r.msg === 'callbacks of this app are not authenticated: set a token'), 'not mistaken for an app without authentication');
+  t.match((await post(svc.port, exitBody(), {})).json, { ActionStatus: 'FAIL', ErrorCode: 40101 }, 'unsigned: refused');
+  t.match((await post(svc.port, exitBody(), signed(TOKEN_A))).json, { ActionStatus: 'FAIL', ErrorCode: 40104 }, 'signed with any token: refused');
+  t.equal((await post(svc.port, exitBody(), { SdkAppid: '1400000001', ...signed(TOKEN_B) })).status, 200, 'another app is unaffected');
+  t.equal(readLines(svc.file).length, 1, 'nothing of the refused app was written');
+});
+
 t.test('allowlist of sources; X-Forwarded-For only from a trusted proxy', async (t) => {
   const svc = await startLogged(t, { allowSources: ['10.0.0.0/8', '2001:db8::/32'] });
   const res = await post(svc.port, exitBody());

@@ -29,7 +29,7 @@ const wantsHelp = rest.includes('--help') || rest.includes('-h');
 switch (command) {
   case 'serve':
     if (wantsHelp) process.stdout.write(SERVE_HELP);
-    else await (await import('./main.js')).serve(rest);
+    else await (await import('./serve.js')).serve(rest);
     break;
   case 'query':
     process.exitCode = await (await import('./trail/query.js')).query(rest);

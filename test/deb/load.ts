@@ -9,7 +9,9 @@ import { sign } from '../../src/http/signature.js';
 import { exitBody, post } from '../helpers/service.js';
 
 export interface Tally {
+  /** TCP connections opened: keep-alive ones, and one per request on the fresh-connection workers. */
   connections: number;
+  requests: number;
   refused: number;
   reset: number;
   otherErrors: string[];
@@ -24,20 +26,30 @@ export function signedParams(token: string): () => Record<string, string> {
   };
 }
 
-/** Load on `connections` keep-alive connections until stop() is called; resolves with the tally. */
-export function startLoad(port: number, token: string, prefix: string, connections = 8): { stop: () => Promise<Tally> } {
-  const tally: Tally = { connections: 0, refused: 0, reset: 0, otherErrors: [], failReplies: [], acked: [] };
-  const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
-  const create = agent.createConnection.bind(agent);
-  agent.createConnection = ((opts: net.NetConnectOpts, cb?: () => void) => {
-    tally.connections++;
-    return create(opts, cb);
-  }) as typeof agent.createConnection;
+/**
+ * Load until stop() is called; resolves with the tally. `keepAlive` workers reuse their connection
+ * as the IM backend does; `fresh` workers open a new connection for every request, so that new
+ * connections keep arriving while the service is replaced.
+ */
+export function startLoad(port: number, token: string, prefix: string, workers = { keepAlive: 6, fresh: 2 }): { stop: () => Promise<Tally> } {
+  const tally: Tally = { connections: 0, requests: 0, refused: 0, reset: 0, otherErrors: [], failReplies: [], acked: [] };
+  const counted = (agent: http.Agent) => {
+    const create = agent.createConnection.bind(agent);
+    agent.createConnection = ((opts: net.NetConnectOpts, cb?: () => void) => {
+      tally.connections++;
+      return create(opts, cb);
+    }) as typeof agent.createConnection;
+    return agent;
+  };
+  const shared = counted(new http.Agent({ keepAlive: true, maxSockets: workers.keepAlive }));
   const params = signedParams(token);
   let stopping = false;
   let n = 0;
-  const worker = async () => {
+  const worker = async (keepAlive: boolean) => {
     while (!stopping) {
+      // A fresh worker's agent holds no idle socket: every request opens a new connection.
+      const agent = keepAlive ? shared : counted(new http.Agent({ keepAlive: false }));
+      tally.requests++;
       const i = n++;
       const members = Array.from({ length: (i % 3) + 1 }, (_, k) => `${prefix}-${i}-${k}`);
       try {
@@ -54,12 +66,15 @@ export function startLoad(port: number, token: string, prefix: string, connectio
       }
     }
   };
-  const running = Promise.all(Array.from({ length: connections }, worker));
+  const running = Promise.all([
+    ...Array.from({ length: workers.keepAlive }, () => worker(true)),
+    ...Array.from({ length: workers.fresh }, () => worker(false)),
+  ]);
   return {
     stop: async () => {
       stopping = true;
       await running;
-      agent.destroy();
+      shared.destroy();
       return tally;
     },
   };

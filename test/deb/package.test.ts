@@ -11,7 +11,7 @@
  * Run with `npm run test:system` (docs/testing.md).
  */
 import { execFile } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -70,7 +70,7 @@ if (why) {
   });
 
   for (const suite of SUITES) {
-    t.test(`Debian ${suite}: install, run, rotate, restart, upgrade, kill, purge`, { timeout: 900000 }, async (t) => {
+    t.test(`Debian ${suite}: install, run, rotate, restart, upgrade, roll back, kill, purge`, { timeout: 900000 }, async (t) => {
       const tree = bootstrapped(suite, (s) => t.comment(s));
       const c = new Container(tree, suite);
       t.teardown(() => c.stop());
@@ -108,8 +108,8 @@ if (why) {
       t.equal((await c.run(['sh', '-c', `test -e ${FILE} && wc -c < ${FILE} || echo 0`])).stdout.trim(), '0', 'and wrote nothing');
 
       // The README's step: the token in the credential store, chain on, restart.
-      writeFileSync(c.path('etc/credstore/member-exit-audit.token'), `${TOKEN}\n`);
-      chmodSync(c.path('etc/credstore/member-exit-audit.token'), 0o600);
+      await c.ok(['bash', '-c', `install -m 0600 /dev/stdin /etc/credstore/member-exit-audit.token <<<'${TOKEN}'`]);
+      t.equal((await c.ok(['stat', '-c', '%U %a', '/etc/credstore', '/etc/credstore/member-exit-audit.token'])).trim(), 'root 700\nroot 600', 'the credential store is root\'s alone');
       const config = JSON.parse(readFileSync(c.path('etc/member-exit-audit/config.json'), 'utf8')) as { audit: Record<string, unknown> };
       config.audit.chain = true;
       writeFileSync(c.path('etc/member-exit-audit/config.json'), `${JSON.stringify(config, null, 2)}\n`);
@@ -140,7 +140,7 @@ if (why) {
       t.notMatch(await journal(c), 'audit file moved', 'the reload reopened it, not the rename check');
       await c.ok(['rm', `${FILE}.moved`]);
 
-      // Under load: logrotate --force with the packaged config, restart, upgrade, kill -9.
+      // Under load: logrotate --force with the packaged config, restart, upgrade, rollback, kill -9.
       const all: string[] = [];
       const underLoad = async (name: string, act: () => Promise<void>, opts: { resetsAllowed?: boolean } = {}) => {
         const load = startLoad(PORT, TOKEN, `${suite}-${name}`);
@@ -180,8 +180,14 @@ if (why) {
         await c.ok(['apt-get', 'install', '-y', '-q', '-o', 'Dpkg::Options::=--force-confold', `/root/member-exit-audit_${UPGRADE}_amd64.deb`]);
       });
       t.equal((await c.ok(['member-exit-audit', '--version'])).trim(), `member-exit-audit ${UPGRADE}`, 'the upgrade installed the new version');
-      t.match(await journal(c), new RegExp(`"version":"${UPGRADE.replace(/\+/g, '\\+')}"`), 'and the running service is the new version');
+      t.match(await lastListening(c), { version: UPGRADE, node: /^v24\./ }, 'and the running service is the new version');
       t.match(readFileSync(c.path('etc/member-exit-audit/config.json'), 'utf8'), '"chain": true', 'the edited conffile was kept');
+
+      await underLoad('rollback', async () => {
+        await c.ok(['apt-get', 'install', '-y', '-q', '--allow-downgrades', '-o', 'Dpkg::Options::=--force-confold', `/root/member-exit-audit_${VERSION}_amd64.deb`]);
+      });
+      t.equal((await c.ok(['member-exit-audit', '--version'])).trim(), `member-exit-audit ${VERSION}`, 'the rollback installed the older version');
+      t.match(await lastListening(c), { version: VERSION }, 'and the older version is running');
 
       const restartsBefore = Number((await c.ok(['systemctl', 'show', '-P', 'NRestarts', 'member-exit-audit.service'])).trim());
       await underLoad('kill -9', async () => {
@@ -221,6 +227,12 @@ async function journal(c: Container): Promise<string> {
   return c.ok(['journalctl', '-u', 'member-exit-audit.service', '-o', 'cat', '--no-pager']);
 }
 
+/** The running service's `listening` log line. */
+async function lastListening(c: Container): Promise<Record<string, unknown>> {
+  const lines = (await journal(c)).split('\n').filter((l) => l.includes('"msg":"listening"'));
+  return JSON.parse(lines.at(-1) ?? '{}') as Record<string, unknown>;
+}
+
 async function waitFor(pred: () => Promise<boolean>, ms = 30000): Promise<void> {
   const end = Date.now() + ms;
   while (!(await pred())) {
@@ -247,5 +259,5 @@ function trailCounts(c: Container): Map<string, number> {
 }
 
 function report(t: Tap.Test, suite: string, name: string, tally: Tally): void {
-  t.comment(`${suite} ${name}: ${tally.connections} connections tried, ${tally.refused} refused, ${tally.reset} requests reset, ${tally.acked.length} members acknowledged`);
+  t.comment(`${suite} ${name}: ${tally.requests} requests on ${tally.connections} connections tried, ${tally.refused} refused, ${tally.reset} requests reset, ${tally.acked.length} members acknowledged`);
 }

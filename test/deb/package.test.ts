@@ -164,10 +164,13 @@ if (why) {
         return tally;
       };
 
+      const sighups = async () => (await journal(c)).split('SIGHUP: reopening').length - 1;
+      const sighupsBefore = await sighups();
       await underLoad('logrotate', async () => {
         await c.ok(['logrotate', '--force', '--state', '/var/lib/member-exit-audit/logrotate.status', '/etc/member-exit-audit/logrotate.conf']);
       });
       t.ok(readdirSync(c.path(TRAIL)).includes('member-exit.ndjson.1'), 'logrotate made member-exit.ndjson.1');
+      t.equal(await sighups(), sighupsBefore + 1, "logrotate's postrotate reloaded the service (one SIGHUP)");
       t.equal((await c.ok(['stat', '-c', '%U:%G %a', FILE])).trim(), 'member-exit-audit:member-exit-audit 640', 'the new file has the same owner and mode');
       await c.ok(['systemctl', 'start', 'member-exit-audit-logrotate.service']);
       t.equal((await c.ok(['systemctl', 'show', '-P', 'Result', 'member-exit-audit-logrotate.service'])).trim(), 'success', 'the hourly rotation unit runs');

@@ -31,8 +31,12 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** Start the service or the baseline on CPU 0; resolves when it prints its `listening` line. */
-/** V8 flags for the service only (the baseline and the load run without): SERVICE_NODE_FLAGS. */
-const SERVICE_FLAGS = (process.env.SERVICE_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+/**
+ * V8 flags for the service only (the baseline and the load run without): SERVICE_NODE_FLAGS, by
+ * default the NODE_OPTIONS the systemd unit sets, so that the service is measured as it is shipped.
+ */
+const UNIT_FLAGS = /^Environment=NODE_OPTIONS=(.*)$/m.exec(readFileSync(new URL('../systemd/member-exit-audit.service', import.meta.url), 'utf8'))?.[1] ?? '';
+const SERVICE_FLAGS = (process.env.SERVICE_NODE_FLAGS ?? UNIT_FLAGS).split(' ').filter(Boolean);
 
 function startServer(kind, durability, dir, extraArgs = kind === 'service' ? SERVICE_FLAGS : []) {
   const file = join(dir, 'audit', 'member-exit.ndjson');
@@ -467,9 +471,9 @@ if (startup) check('start to first accepted callback < 500 ms', startup.medianMs
 if (memory) check('memory flat over the soak (no growth: second-half RSS slope < +1 MB/min)', memory.secondHalfSlopeMbPerMin < 1, memory.secondHalfSlopeMbPerMin);
 
 const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}, ${HAS_TASKSET ? 'server on CPU 0, load on CPU 1 (taskset)' : 'no taskset: unpinned'}`;
-const out = { date: new Date().toISOString(), machine, durationS: DURATION, runs: RUNS, results, dismissals, hostile: attack, startup, memory, targets };
+const out = { date: new Date().toISOString(), machine, serviceNodeFlags: SERVICE_FLAGS.join(" "), durationS: DURATION, runs: RUNS, results, dismissals, hostile: attack, startup, memory, targets };
 if (!ONLY) (await import('node:fs')).writeFileSync(new URL('./results.json', import.meta.url), JSON.stringify(out, null, 2) + '\n');
-console.log(`\nmember-exit-audit benchmark: ${machine}; ${DURATION} s per run, median of ${RUNS} runs\n`);
+console.log(`\nmember-exit-audit benchmark: ${machine}; ${DURATION} s per run, median of ${RUNS} runs; service flags: ${SERVICE_FLAGS.join(" ") || "none"}\n`);
 console.log(table);
 if (dismissals) {
   const o = dismissals.others;

@@ -99,7 +99,11 @@ export class Container {
         { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: opts.timeoutMs ?? 300000 },
         (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
       );
-      child.stdin?.end(opts.input ?? '');
+      // A command that exits at once may close its stdin first: writing to it then fails with EPIPE,
+      // which says nothing about the command (its exit code does). Nothing is written without input.
+      child.stdin?.on('error', () => {});
+      if (opts.input === undefined) child.stdin?.end();
+      else child.stdin?.end(opts.input);
     });
   }
 

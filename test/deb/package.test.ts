@@ -133,7 +133,7 @@ if (why) {
       // systemctl reload reopens: the file moved aside, the next line goes to a new file at the path.
       await c.ok(['mv', FILE, `${FILE}.moved`]);
       await c.ok(['systemctl', 'reload', 'member-exit-audit.service']);
-      await waitFor(async () => (await journal(c)).includes('SIGHUP: reopening'));
+      await waitFor(async () => (await journal(c)).includes('SIGHUP: reopening'), () => status(c));
       t.match(await post(PORT, readFileSync(join(FIXTURES, 'doc-sample.json'), 'utf8').replace(/jared/g, 'after-reload'), { ...query, ...signed() }), { status: 200 });
       t.match(readFileSync(c.path(FILE), 'utf8'), '"after-reload"', 'reload: the next line is in a new file at the configured path');
       t.notMatch(readFileSync(c.path(`${FILE}.moved`), 'utf8'), 'after-reload', 'and none in the moved one');
@@ -196,8 +196,8 @@ if (why) {
       await underLoad('kill -9', async () => {
         await c.ok(['systemctl', 'kill', '--signal=SIGKILL', '--kill-whom=main', 'member-exit-audit.service']);
         // systemd starts it again after RestartSec=1s; the socket holds new connections meanwhile.
-        await waitFor(async () => Number((await c.ok(['systemctl', 'show', '-P', 'NRestarts', 'member-exit-audit.service'])).trim()) > restartsBefore);
-        await waitFor(async () => (await c.run(['systemctl', 'is-active', '--quiet', 'member-exit-audit.service'])).code === 0);
+        await waitFor(async () => Number((await c.ok(['systemctl', 'show', '-P', 'NRestarts', 'member-exit-audit.service'])).trim()) > restartsBefore, () => status(c));
+        await waitFor(async () => (await c.run(['systemctl', 'is-active', '--quiet', 'member-exit-audit.service'])).code === 0, () => status(c));
       }, { resetsAllowed: true });
 
       const counts = trailCounts(c);
@@ -236,12 +236,18 @@ async function lastListening(c: Container): Promise<Record<string, unknown>> {
   return JSON.parse(lines.at(-1) ?? '{}') as Record<string, unknown>;
 }
 
-async function waitFor(pred: () => Promise<boolean>, ms = 30000): Promise<void> {
+/** Wait until pred() holds; on time-out, fail with what `why` says (the unit's state, its log). */
+async function waitFor(pred: () => Promise<boolean>, why?: () => Promise<string>, ms = 30000): Promise<void> {
   const end = Date.now() + ms;
   while (!(await pred())) {
-    if (Date.now() > end) throw new Error('timed out waiting');
+    if (Date.now() > end) throw new Error(`timed out waiting${why ? `\n${await why()}` : ''}`);
     await sleep(100);
   }
+}
+
+async function status(c: Container): Promise<string> {
+  const st = await c.run(['systemctl', 'status', '--no-pager', '-n', '40', 'member-exit-audit.service']);
+  return st.stdout + st.stderr;
 }
 
 /** How many lines each member has across the current and rotated files (plain or gzip). */

@@ -16,15 +16,14 @@ export const ROOTS = process.env.MEA_ROOTS ?? join(process.env.XDG_CACHE_HOME ??
 
 /** The Debian mirror this machine's apt uses (/etc/apt/sources.list.d/, then sources.list). */
 export function debianMirror(): string {
-  const texts: string[] = [];
-  for (const dir of ['/etc/apt/sources.list.d']) {
-    if (!existsSync(dir)) continue;
-    for (const f of readdirSync(dir).sort()) if (/\.(sources|list)$/.test(f)) texts.push(readFileSync(join(dir, f), 'utf8'));
-  }
-  if (existsSync('/etc/apt/sources.list')) texts.push(readFileSync('/etc/apt/sources.list', 'utf8'));
-  for (const text of texts) {
+  const dir = '/etc/apt/sources.list.d';
+  const files = [
+    ...(existsSync(dir) ? readdirSync(dir).sort().filter((f) => /\.(sources|list)$/.test(f)).map((f) => join(dir, f)) : []),
+    '/etc/apt/sources.list',
+  ];
+  for (const file of files.filter((f) => existsSync(f))) {
     // deb822 (`URIs: http://.../debian`) or one-line (`deb http://.../debian bookworm main`).
-    const m = /^(?:URIs:\s*|deb\s+(?:\[[^\]]*\]\s+)?)(\S+\/debian)\/?\s*$/m.exec(text) ?? /^(?:URIs:\s*|deb\s+(?:\[[^\]]*\]\s+)?)(\S+\/debian)\/?\s/m.exec(text);
+    const m = /^(?:URIs:\s*|deb\s+(?:\[[^\]]*\]\s+)?)(\S+\/debian)\/?(?:\s|$)/m.exec(readFileSync(file, 'utf8'));
     if (m) return m[1]!;
   }
   return 'http://deb.debian.org/debian';
@@ -91,25 +90,24 @@ export class Container {
   }
 
   /** A command inside the container, as root, with a plain environment. Never throws on exit codes. */
-  run(argv: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<Run> {
+  run(argv: string[]): Promise<Run> {
     return new Promise((resolve) => {
       const child = execFile(
         'nsenter',
         ['-t', String(this.pid1), '-m', '-u', '-i', '-n', '-p', '--', 'env', '-i', 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'LANG=C.UTF-8', 'DEBIAN_FRONTEND=noninteractive', ...argv],
-        { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: opts.timeoutMs ?? 300000 },
+        { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: 300000 },
         (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
       );
       // A command that exits at once may close its stdin first: writing to it then fails with EPIPE,
-      // which says nothing about the command (its exit code does). Nothing is written without input.
+      // which says nothing about the command (its exit code does). Nothing is written: it is closed.
       child.stdin?.on('error', () => {});
-      if (opts.input === undefined) child.stdin?.end();
-      else child.stdin?.end(opts.input);
+      child.stdin?.end();
     });
   }
 
   /** run(), throwing with the command's output when it fails. */
-  async ok(argv: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<string> {
-    const r = await this.run(argv, opts);
+  async ok(argv: string[]): Promise<string> {
+    const r = await this.run(argv);
     if (r.code !== 0) throw new Error(`${argv.join(' ')} exited ${r.code}\n${r.stdout}\n${r.stderr}`);
     return r.stdout;
   }

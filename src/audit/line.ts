@@ -107,8 +107,10 @@ function linesOf(e: ExitEvent): { head: string; tail: string; id: (member: strin
 
 /** A callback's lines, sized before a byte of them is built (see planLines). */
 export interface LinesPlan {
-  /** Exactly how many bytes the lines take. */
+  /** How many bytes the lines take: exactly, or (`estimated`, over `maxBytes`) at least. */
   bytes: number;
+  /** Set when the plan stopped at the estimate: the lines cannot fit, and are not built. */
+  estimated?: true;
   /** Lines to write. */
   count: number;
   /** Build them into one Buffer of `bytes`, a slice of members at a time with a yield between. */
@@ -127,20 +129,25 @@ const CLOSE = Buffer.from('"}\n');
  * copied per line, so a line costs a member's escape and its id, not a string of the whole line
  * (rope-building and then encoding a 22 MB string took 100 ms; this takes a fraction).
  */
-export function planLines(e: ExitEvent, members: readonly string[]): LinesPlan {
+export function planLines(e: ExitEvent, members: readonly string[], maxBytes = Infinity): LinesPlan {
   const l = linesOf(e);
   const head = Buffer.from(l.head);
   const tail = Buffer.from(l.tail);
   const shared = head.length + tail.length + 32 + CLOSE.length;
-  const seen = new Set<string>();
-  const distinct: string[] = [];
+  const distinct = [...new Set(members)];
+  // The cheap estimate first (a member is at least `""`, 3 bytes): a callback that cannot fit
+  // costs no escaping (issue #12: the worst refused request).
+  const least = distinct.length * (shared + 3);
+  if (least > maxBytes) {
+    const over = () => {
+      throw new Error(`at least ${least} bytes of lines, over ${maxBytes}`);
+    };
+    return { bytes: least, estimated: true, count: distinct.length, build: async () => over(), buildSync: over };
+  }
   const written: string[] = [];
   let bytes = 0;
-  for (const m of members) {
-    if (seen.has(m)) continue;
-    seen.add(m);
+  for (const m of distinct) {
     const w = str(m);
-    distinct.push(m);
     written.push(w);
     bytes += shared + Buffer.byteLength(w);
   }

@@ -99,8 +99,8 @@ export function auditedCommand<S extends TSchema>(spec: AuditedCommand<S>): Call
           const b = body as Static<S>;
           const event = { ...facts, ...spec.event(b), eventTime };
           const members = spec.members(b).map((m) => m.Member_Account);
-          const plan = planLines(event, members);
-          if (plan.bytes > maxBytes) throw new AppError('OUTPUT_TOO_LARGE', `${plan.bytes} bytes of lines, over the bound of ${maxBytes} for this callback`);
+          const plan = planLines(event, members, maxBytes);
+          if (plan.bytes > maxBytes) throw new AppError('OUTPUT_TOO_LARGE', `${plan.estimated ? 'at least ' : ''}${plan.bytes} bytes of lines (${plan.count} members), over the bound of ${maxBytes} for this callback`);
           return plan.build();
         },
       };

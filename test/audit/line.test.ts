@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import t from 'tap';
 import { Compile } from 'typebox/compile';
-import { AuditLineSchema, formatLines, lineId, type ExitEvent } from '../../src/audit/line.js';
+import { AuditLineSchema, formatLines, lineId, planLines, type ExitEvent } from '../../src/audit/line.js';
 
 const event: ExitEvent = {
   sdkAppId: '1400000000',
@@ -79,4 +79,26 @@ t.test('every line matches the published JSON Schema, which is generated from th
     for (const l of formatLines(e, ['a', 'b']).text.split('\n').slice(0, -1)) t.ok(check.Check(JSON.parse(l)));
   }
   t.notOk(check.Check({ ...JSON.parse(formatLines(event, ['a']).text), extra: 1 }), 'and refuses other lines');
+});
+
+t.test('planLines sizes lines exactly, and stops at the estimate when they cannot fit', async (t) => {
+  const members = ['a', 'b', 'a', 'long-member-name'];
+  const exact = planLines(event, members);
+  const built = exact.buildSync();
+  t.equal(exact.bytes, Buffer.byteLength(built.text), 'the size is the built size');
+  t.equal(exact.count, 3, 'one line a distinct member');
+  t.notOk(exact.estimated);
+  t.same(planLines(event, members, exact.bytes).buildSync().text, built.text, 'exactly at the bound: built');
+  // Over the bound by the exact size only: the estimate (every member 3 bytes) fits, the lines do not.
+  const perLine = Buffer.byteLength(formatLines(event, ['a']).text) - 3;
+  const tight = planLines(event, members, 3 * (perLine + 3));
+  t.equal(tight.bytes, exact.bytes, 'past the estimate, sized exactly');
+  t.notOk(tight.estimated);
+  // Under the estimate: not a member escaped, not a line built.
+  const over = planLines(event, members, 3 * (perLine + 3) - 1);
+  t.equal(over.estimated, true);
+  t.equal(over.bytes, 3 * (perLine + 3), 'the estimate: members times the shared part plus the least a member takes');
+  t.ok(over.bytes <= exact.bytes, 'an estimate never over-counts');
+  t.throws(() => over.buildSync(), /at least \d+ bytes of lines, over \d+/);
+  await t.rejects(over.build(), /at least/);
 });

@@ -108,7 +108,7 @@ t.test('the output bound: a small body cannot ask for a huge write (413 OUTPUT_T
   const res = await post(svc.port, body, { ClientIP: '\u0001'.repeat(300), OptPlatform: '\u0001'.repeat(300) });
   t.equal(res.status, 413);
   t.equal(res.json.ErrorCode, 41302);
-  t.match(res.json.ErrorInfo, /bytes of lines, over the bound of \d+ for this callback/);
+  t.match(res.json.ErrorInfo, /: at least \d+ bytes of lines \(500 members\), over the bound of \d+ for this callback$/, "refused on the estimate: nothing escaped");
   t.equal(statSync(svc.file).size, 0, 'nothing built, nothing written');
   // Every retry gets the same 4xx: it can never fit.
   t.equal((await post(svc.port, body, { ClientIP: '\u0001'.repeat(300), OptPlatform: '\u0001'.repeat(300) })).status, 413);

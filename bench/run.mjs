@@ -387,7 +387,11 @@ async function hostile() {
     closeSync(fd);
     const missing = legit.filter((k) => !seen.has(k)).length;
     if (missing) throw new Error(`${missing} acknowledged legitimate callbacks missing`);
-    if (hostileLines !== got.accepted.length * 10000) throw new Error(`${hostileLines} hostile lines for ${got.accepted.length} accepted callbacks`);
+    // A worst accepted callback answered 503 DEADLINE is written whole all the same (its slices were under way).
+    const late = got.other.filter((x) => x.status === 503).length;
+    if (hostileLines % 10000 || hostileLines < got.accepted.length * 10000 || hostileLines > (got.accepted.length + late) * 10000) {
+      throw new Error(`${hostileLines} hostile lines for ${got.accepted.length} accepted callbacks (and ${late} answered 503)`);
+    }
     const ms = (list) => (list.length ? Math.round(median(list.map((x) => x.ms))) : null);
     return {
       legit: {

@@ -9,6 +9,15 @@
  * A failed write is undone (ftruncate back to where the batch began) so no partial line stays.
  * Reopen (SIGHUP, or a rename/deletion seen by the rotation check) happens only between batches,
  * so a batch never straddles two files.
+ *
+ * A large callback (more than `sliceBytes` of lines: a 10,000-member exit, a dismissal) goes out
+ * in slices of whole lines, one per write: each write carries the small callbacks queued, then
+ * the next slice, and is synced. A small callback waits for one slice, not for 20 MB to reach
+ * the disk (issue #12: behind whole 22 MB batches, legitimate callbacks waited 0.4-0.8 s).
+ * It is answered once its last slice is synced. The
+ * price is in the failure case: a slice that fails is cut back, and so is the whole callback if
+ * nothing was written after its first slice; but lines of it that acknowledged callbacks now
+ * follow stay (whole lines of an authentic callback, which a retry writes again under the same ids).
  */
 import fs from 'node:fs';
 import { dirname } from 'node:path';
@@ -16,6 +25,9 @@ import type { Logger } from 'pino';
 import { AppError, type ErrorName } from '../errors.js';
 import { chainHeadAtStart, chainLines, GENESIS } from './chain.js';
 import { cutTornTail, syncDir } from './file.js';
+
+/** Lines of one callback beyond this go out in slices of about this size (whole lines). */
+const SLICE_BYTES = 1 << 20;
 
 /** First and largest wait before retrying a failed open: fast to recover, gentle on a sick disk. */
 const OPEN_RETRY_MIN_MS = 100;
@@ -38,6 +50,8 @@ export interface WriterOptions {
    * renamed file, and shippers need not chase lines into it. Default true.
    */
   checkEachBatch?: boolean;
+  /** A callback with more bytes of lines than this is written in slices that others pass between. Default 1 MiB. */
+  sliceBytes?: number;
   /** Tamper evidence: add `prev` (hash of the previous line) to every line. */
   chain?: boolean;
   log: Logger;
@@ -56,6 +70,20 @@ interface Pending {
   reject: (err: AppError) => void;
 }
 
+/** The large callback being written a slice at a time. */
+interface Large {
+  p: Pending;
+  buf: Buffer;
+  /** Bytes of it written (and synced) so far, and where the slice in flight ends. */
+  done: number;
+  end: number;
+  /** File size before its first slice, and the chain head then: where a failure cuts back to. */
+  startSize: number;
+  chainStart: string;
+  /** Whether a batch of other callbacks went to the file after one of its slices. */
+  interleaved: boolean;
+}
+
 export class AuditWriter {
   private fd: number | null = null;
   private ino = 0;
@@ -66,6 +94,8 @@ export class AuditWriter {
   private batchBuf: Buffer = Buffer.alloc(0);
   private batchDone = 0;
   private batchStart = 0;
+  /** The large callback in progress: every write while it lasts carries its next slice. */
+  private large: Large | null = null;
   private writeMs = 0;
   private busy = false;
   private scheduled = false;
@@ -148,7 +178,7 @@ export class AuditWriter {
     this.closing = true;
     for (const t of this.timers) clearInterval(t);
     if (this.openRetry) clearTimeout(this.openRetry);
-    if (this.busy || this.queue.length) {
+    if (this.busy || this.queue.length || this.large) {
       await new Promise<void>((resolve) => {
         this.drained = resolve;
         this.schedule();
@@ -180,10 +210,101 @@ export class AuditWriter {
     });
   }
 
-  /** Between batches: reopen if asked (or if the path was renamed), then write everything queued as one buffer. */
+  /**
+   * Between writes: reopen if asked (or if the path was renamed), then write every small callback
+   * queued as one buffer, or the next slice of a large one: the two take turns.
+   */
   private next(): void {
     if (this.busy) return;
-    if (!this.reopenWanted && !this.closing && this.fd !== null && this.opts.checkEachBatch !== false && this.queue.length && this.pathMoved()) {
+    // A rename is followed at once, even between the slices of a large callback (a shipper may let
+    // go of a renamed file): the rest of it goes to the new file, and a failure no longer cuts it back.
+    const opens = this.reopens;
+    this.reopenBetweenBatches();
+    if (this.large && this.reopens !== opens) this.large.interleaved = true;
+    const live = this.queue.filter((p) => !p.settled);
+    if (this.fd === null) {
+      this.take(live);
+      for (const p of live) this.settle(p, this.fail('NOT_READY'));
+      if (this.drained) this.drained();
+      return;
+    }
+    const sliceBytes = this.opts.sliceBytes ?? SLICE_BYTES;
+    const small = this.take(live.filter((p) => p.bytes <= sliceBytes));
+    // Large callbacks start one at a time, in the order they came.
+    const first = live.find((p) => p.bytes > sliceBytes);
+    if (this.large === null && first) {
+      this.take([first]);
+      const buf = Buffer.isBuffer(first.data) ? first.data : Buffer.from(first.data);
+      this.large = { p: first, buf, done: 0, end: 0, startSize: 0, chainStart: GENESIS, interleaved: false };
+    }
+    if (small.length === 0 && this.large === null) {
+      if (this.drained) this.drained();
+      return;
+    }
+    this.startWrite(small, this.large);
+  }
+
+  /** Take `picked` out of the queue (the settled ones go too); returns them. */
+  private take(picked: Pending[]): Pending[] {
+    this.queue = this.queue.filter((p) => !p.settled && !picked.includes(p));
+    this.queuedBytes = this.queue.reduce((n, p) => n + p.bytes, 0);
+    return picked;
+  }
+
+  /**
+   * One write, then one sync: the small callbacks queued, then the next slice (whole lines, about
+   * sliceBytes) of the large callback in progress, whose caller is answered with its last slice.
+   */
+  private startWrite(small: Pending[], large: Large | null): void {
+    this.busy = true;
+    this.chainBefore = this.chainHead;
+    let head = this.smallBytes(small);
+    let part: Buffer | null = null;
+    if (large) {
+      const { buf, done } = large;
+      let end = Math.min(buf.length, done + (this.opts.sliceBytes ?? SLICE_BYTES));
+      if (end < buf.length) {
+        const nl = buf.lastIndexOf(0x0a, end - 1);
+        // A line longer than a slice (the service makes none) goes whole.
+        end = nl >= done ? nl + 1 : buf.indexOf(0x0a, end) + 1 || buf.length;
+      }
+      large.end = end;
+      part = buf.subarray(done, end);
+      if (this.opts.chain) part = this.chained(part.toString());
+      if (done === 0) {
+        // Where the callback's lines begin: what a failure before anything else follows them cuts back to.
+        large.startSize = fs.fstatSync(this.fd!).size + head.length;
+        large.chainStart = this.chainHead;
+      }
+    }
+    this.batch = large && large.end === large.buf.length ? [...small, large.p] : small;
+    this.batchBuf = part === null ? head : head.length === 0 ? part : Buffer.concat([head, part]);
+    this.batchDone = 0;
+    this.batchStart = performance.now();
+    fs.write(this.fd!, this.batchBuf, 0, this.batchBuf.length, null, (err, n) => this.release(err, n));
+  }
+
+  /** The small callbacks' lines as one buffer (chained when `chain` is on). */
+  private smallBytes(small: Pending[]): Buffer {
+    if (small.length === 0) return Buffer.alloc(0);
+    if (this.opts.chain) return this.chained(small.map((p) => p.data.toString()).join(''));
+    // A Buffer (a list built in slices) is written as it is, without another copy.
+    const only = small.length === 1 ? small[0]!.data : null;
+    if (Buffer.isBuffer(only)) return only;
+    if (small.every((p) => typeof p.data === 'string')) return Buffer.from(small.map((p) => p.data).join(''));
+    return Buffer.concat(small.map((p) => (typeof p.data === 'string' ? Buffer.from(p.data) : p.data)));
+  }
+
+  /** `text` with `prev` on each line, continuing the chain. */
+  private chained(text: string): Buffer {
+    let out: string;
+    ({ text: out, head: this.chainHead } = chainLines(text, this.chainHead));
+    return Buffer.from(out);
+  }
+
+  /** Reopen if asked, or if the path was renamed (one stat before a batch). */
+  private reopenBetweenBatches(): void {
+    if (!this.reopenWanted && !this.closing && this.fd !== null && this.opts.checkEachBatch !== false && (this.queue.length || this.large) && this.pathMoved()) {
       this.opts.log.info({ stage: 'sending', file: this.opts.path, reason: 'renamed' }, 'audit file moved; reopening');
       this.reopenWanted = true;
     }
@@ -192,33 +313,6 @@ export class AuditWriter {
       const err = this.openNow();
       if (err) this.retryOpen(err);
     }
-    const batch = this.queue.filter((p) => !p.settled);
-    this.queue = [];
-    this.queuedBytes = 0;
-    if (batch.length === 0 || this.fd === null) {
-      for (const p of batch) this.settle(p, this.fail('NOT_READY'));
-      if (this.drained && !this.busy) this.drained();
-      return;
-    }
-    this.busy = true;
-    this.batch = batch;
-    if (this.opts.chain) {
-      this.chainBefore = this.chainHead;
-      let text: string;
-      ({ text, head: this.chainHead } = chainLines(batch.map((p) => p.data.toString()).join(''), this.chainHead));
-      this.batchBuf = Buffer.from(text);
-    } else {
-      // A Buffer (a long list built in slices) is written as it is, without another copy.
-      const only = batch.length === 1 ? batch[0]!.data : null;
-      this.batchBuf = Buffer.isBuffer(only)
-        ? only
-        : batch.every((p) => typeof p.data === 'string')
-          ? Buffer.from(batch.map((p) => p.data).join(''))
-          : Buffer.concat(batch.map((p) => (typeof p.data === 'string' ? Buffer.from(p.data) : p.data)));
-    }
-    this.batchDone = 0;
-    this.batchStart = performance.now();
-    fs.write(this.fd, this.batchBuf, 0, this.batchBuf.length, null, (err, n) => this.release(err, n));
   }
 
   /** The one place every write and sync completion lands. */
@@ -245,6 +339,13 @@ export class AuditWriter {
       this.failing = false;
       this.opts.log.info({ stage: 'sending', file: this.opts.path }, 'audit writes recovered');
     }
+    const large = this.large;
+    if (large) {
+      // Other callbacks' lines now follow a slice of it (they come before the slice in a write).
+      if (large.done > 0 && this.batch.some((p) => p !== large.p)) large.interleaved = true;
+      large.done = large.end;
+      if (large.done === large.buf.length) this.large = null;
+    }
     const batch = this.batch;
     this.opts.onBatch?.({ callbacks: batch.length, bytes: this.batchBuf.length, writeMs: this.writeMs, syncMs });
     this.endBatch();
@@ -260,15 +361,28 @@ export class AuditWriter {
     const batch = this.batch;
     const fd = this.fd!;
     let undone = true;
-    if (this.batchDone > 0) {
+    // With a slice of a large callback: cut back the whole callback when nothing came after its
+    // earlier slices; else only this write.
+    const large = this.large;
+    const whole = large !== null && large.done > 0 && !large.interleaved;
+    if (this.batchDone > 0 || whole) {
       try {
-        fs.ftruncateSync(fd, fs.fstatSync(fd).size - this.batchDone);
+        fs.ftruncateSync(fd, whole ? large.startSize : fs.fstatSync(fd).size - this.batchDone);
       } catch {
         undone = false;
       }
     }
     // The undone lines are not in the chain either.
-    this.chainHead = this.chainBefore;
+    this.chainHead = whole ? large.chainStart : this.chainBefore;
+    if (large) {
+      this.large = null;
+      if (!large.p.settled) this.settle(large.p, this.fail('WRITE_FAILED'));
+      if (!whole && large.done > 0) {
+        let lines = 0;
+        for (let at = large.buf.indexOf(0x0a); at !== -1 && at < large.done; at = large.buf.indexOf(0x0a, at + 1)) lines++;
+        this.opts.log.warn({ stage: 'sending', file: this.opts.path, lines }, 'lines of a callback answered WRITE_FAILED stay in the audit file (whole lines; other callbacks followed them)');
+      }
+    }
     if (!this.failing) {
       this.failing = true;
       this.opts.log.error(
@@ -277,7 +391,7 @@ export class AuditWriter {
       );
     }
     this.endBatch();
-    for (const p of batch) this.settle(p, this.fail('WRITE_FAILED'));
+    for (const p of batch) if (p !== large?.p) this.settle(p, this.fail('WRITE_FAILED'));
     // A deleted file or directory is fixed by a fresh open; the same file on a full disk is not.
     this.checkRotation();
   }
@@ -288,7 +402,7 @@ export class AuditWriter {
     this.batchBuf = Buffer.alloc(0);
     // What queued during this batch is the next batch: start it now rather than an event-loop
     // turn later, as the baseline does; callers waiting on the disk should not also wait on the loop.
-    if (this.queue.length || this.reopenWanted) this.next();
+    if (this.queue.length || this.reopenWanted || this.large) this.next();
     else if (this.drained) this.drained();
   }
 
@@ -303,6 +417,9 @@ export class AuditWriter {
   private sweep(): void {
     const now = Date.now();
     for (const p of this.batch) if (!p.settled && p.expires <= now) this.settle(p, this.fail('DEADLINE'));
+    // A large callback under way is written whole all the same, like a batch in flight.
+    const large = this.large?.p;
+    if (large && !large.settled && large.expires <= now) this.settle(large, this.fail('DEADLINE'));
     for (const p of this.queue) {
       if (p.expires > now) break;
       if (!p.settled) {

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
+import { lineHash } from '../../src/audit/chain.js';
 import { AuditWriter, type WriterOptions } from '../../src/audit/writer.js';
 import { memoryLog } from '../helpers/log.js';
 
@@ -277,4 +278,123 @@ t.test('after a rename, the very next batch goes to the new file: no timer, no s
     }
     await w.close();
   }
+});
+
+// Issue #12: behind one 22 MB batch, legitimate callbacks waited 0.4-0.8 s for the disk.
+/** Lines of 104 bytes: nine fill a slice of 1,000 bytes. */
+const linesOf = (tag: string, n: number) => Array.from({ length: n }, (_, i) => `{"${tag}":"${String(i).padStart(4, '0')}","pad":"${'p'.repeat(80)}"}\n`).join('');
+
+/**
+ * node:fs whose n-th write (from 1) calls `on(n)` first; when `fail(n)`, the disk fills during it:
+ * 10 bytes go (a short write), and writing the rest fails with ENOSPC.
+ */
+async function countedWrites(t: Tap.Test, on: (n: number) => void, fail: (n: number) => boolean = () => false) {
+  let n = 0;
+  let full = false;
+  return mockFs(t, {
+    write: ((fd: number, buf: Buffer, off: number, len: number, pos: null, cb: (e: NodeJS.ErrnoException | null, k: number) => void) => {
+      if (full) {
+        full = false;
+        return process.nextTick(cb, Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' }), 0);
+      }
+      const k = ++n;
+      on(k);
+      if (!fail(k)) return fs.write(fd, buf, off, len, pos, cb);
+      full = true;
+      fs.write(fd, buf, off, Math.min(len, 10), pos, cb);
+    }) as typeof fs.write,
+  });
+}
+
+t.test('a large callback goes out in slices of whole lines; small callbacks pass between them', async (t) => {
+  const big = linesOf('big', 100); // 10.4 KB: twelve slices of nine lines (936 bytes)
+  const order: string[] = [];
+  let w: AuditWriter;
+  const writes: number[] = [];
+  const { AuditWriter: W } = await countedWrites(t, (n) => {
+    // While the first and the fourth slice are on their way (writes 2 and 5), small callbacks arrive.
+    if (n === 2 || n === 5) void w.append(`{"small":${n}}\n`).then(() => order.push(`small ${n}`));
+  });
+  const opts = options(t, { sliceBytes: 1000, onBatch: (b) => writes.push(b.bytes) });
+  w = started(t, W, opts);
+  await w.append('{"before":1}\n');
+  await w.append(big).then(() => order.push('big'));
+  t.same(order, ['small 2', 'small 5', 'big'], 'the small callbacks were answered before the large one');
+  const text = read(opts.path);
+  const lines = text.split('\n').slice(0, -1);
+  t.equal(lines.length, 103);
+  t.same(lines.filter((l) => l.startsWith('{"big"')).join('\n') + '\n', big, 'every line of it once, whole, in order');
+  t.equal(lines.indexOf('{"small":2}'), 1 + 9, 'a small line landed after the first slice');
+  t.equal(lines.indexOf('{"small":5}'), 1 + 9 + 1 + 3 * 9, 'and another after the fourth (it came during the fourth)');
+  t.equal(writes.length, 1 + 12, 'one write a slice; the small ones rode with them');
+  t.ok(writes.every((b) => b <= 1000 + 20), `each write at most one slice and the small lines: ${Math.max(...writes)} bytes`);
+});
+
+t.test('a slice that fails before anything followed the callback: all of it is cut back', async (t) => {
+  const { AuditWriter: W } = await countedWrites(t, () => {}, (n) => n === 4);
+  const opts = options(t, { sliceBytes: 1000 });
+  const errors: string[] = [];
+  opts.onError = (c) => errors.push(c);
+  const w = started(t, W, opts);
+  await w.append('{"before":1}\n'); // write 1; the large one's slices are writes 2, 3, 4 (fails)
+  t.equal(await codeOf(w.append(linesOf('big', 100))), 'WRITE_FAILED');
+  t.equal(read(opts.path), '{"before":1}\n', 'nothing of the failed callback stays');
+  t.same(errors, ['WRITE_FAILED']);
+  t.notOk(opts.records.some((r) => String(r.msg).startsWith('lines of a callback')));
+  await w.append('{"after":1}\n');
+  t.equal(read(opts.path), '{"before":1}\n{"after":1}\n', 'and the next callback goes on from there');
+});
+
+t.test('a slice that fails after acknowledged lines followed it: only that write is cut, and it is said', async (t) => {
+  let w: AuditWriter;
+  let small: Promise<string> | undefined;
+  const { AuditWriter: W } = await countedWrites(
+    t,
+    (n) => {
+      if (n === 2) small = codeOf(w.append('{"small":1}\n'));
+    },
+    (n) => n === 5,
+  );
+  const opts = options(t, { sliceBytes: 1000, chain: true });
+  w = new W(opts);
+  await w.start();
+  t.teardown(() => w.close());
+  await w.append('{"before":1}\n');
+  const big = codeOf(w.append(linesOf('big', 100)));
+  t.equal(await big, 'WRITE_FAILED');
+  t.equal(await small, 'ok', 'the small callback that followed its first slice was acknowledged');
+  const lines = read(opts.path).split('\n').slice(0, -1);
+  t.ok(lines.every((l) => JSON.parse(l)), 'whole lines only');
+  // Writes: 1 before; 2 the first slice; 3 the small one and the second slice; 4 the third; 5 fails.
+  t.same(lines.map((l) => Object.keys(JSON.parse(l))[0]), ['before', ...Array(9).fill('big'), 'small', ...Array(18).fill('big')], 'three slices kept; the failed one cut');
+  const kept = opts.records.find((r) => String(r.msg).startsWith('lines of a callback answered WRITE_FAILED stay'));
+  t.equal(kept?.lines, 27);
+  // The chain runs through what stayed, and goes on from it.
+  await w.append('{"after":1}\n');
+  const all = read(opts.path).split('\n').slice(0, -1);
+  for (let i = 1; i < all.length; i++) t.equal(JSON.parse(all[i]!).prev, lineHash(all[i - 1]!), `line ${i + 1} chained`);
+});
+
+t.test('a large callback past its deadline is answered DEADLINE and still written whole; after a rename, its rest goes to the new file', async (t) => {
+  const { mod, held, setStall } = await stalledDisk(t);
+  let written = 0;
+  let allWritten: () => void;
+  const done = new Promise<void>((r) => (allWritten = r));
+  const total = '{"before":1}\n'.length + linesOf('big', 100).length;
+  const opts = options(t, { sliceBytes: 1000, deadlineMs: 100, onBatch: (b) => (written += b.bytes) === total && allWritten() });
+  const w = started(t, mod.AuditWriter, opts);
+  const keepAlive = setTimeout(() => {}, 5000);
+  t.teardown(() => clearTimeout(keepAlive));
+  await w.append('{"before":1}\n');
+  setStall(true);
+  const big = codeOf(w.append(linesOf('big', 100)));
+  await new Promise((r) => setImmediate(r));
+  t.equal(held.length, 1, 'its first slice is on its way');
+  fs.renameSync(opts.path, `${opts.path}.1`);
+  t.equal(await big, 'DEADLINE');
+  setStall(false);
+  held.splice(0).forEach((f) => f());
+  await done;
+  t.equal(read(`${opts.path}.1`), '{"before":1}\n' + linesOf('big', 9), 'the renamed file: what was written before the rename');
+  t.equal(read(opts.path), linesOf('big', 100).slice(linesOf('big', 9).length), 'the new file: the rest of it, each line once');
 });

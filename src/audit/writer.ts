@@ -94,8 +94,9 @@ export class AuditWriter {
   private batchBuf: Buffer = Buffer.alloc(0);
   private batchDone = 0;
   private batchStart = 0;
-  /** The large callback in progress: every write while it lasts carries its next slice. */
+  /** The large callback in progress, and whether the write in flight carries a slice of it. */
   private large: Large | null = null;
+  private sliced = false;
   private writeMs = 0;
   private busy = false;
   private scheduled = false;
@@ -241,7 +242,9 @@ export class AuditWriter {
       if (this.drained) this.drained();
       return;
     }
-    this.startWrite(small, this.large);
+    // After a slice, the small callbacks that queued behind it go alone (a quick write); then the
+    // next slice, with whatever queued meanwhile riding along.
+    this.startWrite(small, this.sliced && small.length ? null : this.large);
   }
 
   /** Take `picked` out of the queue (the settled ones go too); returns them. */
@@ -257,6 +260,7 @@ export class AuditWriter {
    */
   private startWrite(small: Pending[], large: Large | null): void {
     this.busy = true;
+    this.sliced = large !== null;
     this.chainBefore = this.chainHead;
     let head = this.smallBytes(small);
     let part: Buffer | null = null;
@@ -340,7 +344,9 @@ export class AuditWriter {
       this.opts.log.info({ stage: 'sending', file: this.opts.path }, 'audit writes recovered');
     }
     const large = this.large;
-    if (large) {
+    if (large && !this.sliced) {
+      large.interleaved = true;
+    } else if (large) {
       // Other callbacks' lines now follow a slice of it (they come before the slice in a write).
       if (large.done > 0 && this.batch.some((p) => p !== large.p)) large.interleaved = true;
       large.done = large.end;
@@ -363,7 +369,7 @@ export class AuditWriter {
     let undone = true;
     // With a slice of a large callback: cut back the whole callback when nothing came after its
     // earlier slices; else only this write.
-    const large = this.large;
+    const large = this.sliced ? this.large : null;
     const whole = large !== null && large.done > 0 && !large.interleaved;
     if (this.batchDone > 0 || whole) {
       try {

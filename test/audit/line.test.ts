@@ -1,7 +1,8 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import t from 'tap';
 import { Compile } from 'typebox/compile';
-import { AuditLineSchema, formatLines, lineId, planLines, type ExitEvent } from '../../src/audit/line.js';
+import { AuditLineSchema, formatLines, idMaker, lineId, planLines, type ExitEvent } from '../../src/audit/line.js';
 
 const event: ExitEvent = {
   sdkAppId: '1400000000',
@@ -42,6 +43,17 @@ t.test('id: derived from the event identity when EventTime is known', async (t) 
   t.not(lineId(event, 'jared'), lineId(event, 'tommy'));
   // The tuple encoding is unambiguous: shifting text between fields gives another id.
   t.not(lineId({ ...event, groupId: 'ab', operator: 'c' }, 'm'), lineId({ ...event, groupId: 'a', operator: 'bc' }, 'm'));
+});
+
+t.test('id: the SHA-256 of the identity tuple, for short and long fields alike', async (t) => {
+  const long = { ...event, groupId: '\u0001'.repeat(128), operator: '\u2028'.repeat(64) };
+  for (const e of [event, long]) {
+    const make = idMaker(e);
+    for (const member of ['jared', 'tommy', '\u0001x', 'jared']) {
+      const tuple = JSON.stringify([e.sdkAppId, e.groupId, e.eventTime, e.exitType, e.operator, member]);
+      t.equal(make(member), createHash('sha256').update(tuple).digest('hex').slice(0, 32), `${e === long ? 'long' : 'short'} head, ${JSON.stringify(member)}`);
+    }
+  }
 });
 
 t.test('id: random when EventTime is absent', async (t) => {

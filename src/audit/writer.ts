@@ -222,22 +222,36 @@ export class AuditWriter {
     const opens = this.reopens;
     this.reopenBetweenBatches();
     if (this.large && this.reopens !== opens) this.large.interleaved = true;
-    const live = this.queue.filter((p) => !p.settled);
+    // One pass: the small callbacks all go now; the large ones wait in the queue, in order.
+    const sliceBytes = this.opts.sliceBytes ?? SLICE_BYTES;
+    const small: Pending[] = [];
+    const waiting: Pending[] = [];
+    let waitingBytes = 0;
+    for (const p of this.queue) {
+      if (p.settled) continue;
+      if (p.bytes <= sliceBytes && this.fd !== null) {
+        small.push(p);
+      } else {
+        waiting.push(p);
+        waitingBytes += p.bytes;
+      }
+    }
     if (this.fd === null) {
-      this.take(live);
-      for (const p of live) this.settle(p, this.fail('NOT_READY'));
+      this.queue = [];
+      this.queuedBytes = 0;
+      for (const p of waiting) this.settle(p, this.fail('NOT_READY'));
       if (this.drained) this.drained();
       return;
     }
-    const sliceBytes = this.opts.sliceBytes ?? SLICE_BYTES;
-    const small = this.take(live.filter((p) => p.bytes <= sliceBytes));
     // Large callbacks start one at a time, in the order they came.
-    const first = live.find((p) => p.bytes > sliceBytes);
-    if (this.large === null && first) {
-      this.take([first]);
+    const first = this.large === null ? waiting.shift() : undefined;
+    if (first) {
+      waitingBytes -= first.bytes;
       const buf = Buffer.isBuffer(first.data) ? first.data : Buffer.from(first.data);
       this.large = { p: first, buf, done: 0, end: 0, startSize: 0, chainStart: GENESIS, interleaved: false };
     }
+    this.queue = waiting;
+    this.queuedBytes = waitingBytes;
     if (small.length === 0 && this.large === null) {
       if (this.drained) this.drained();
       return;
@@ -245,13 +259,6 @@ export class AuditWriter {
     // After a slice, the small callbacks that queued behind it go alone (a quick write); then the
     // next slice, with whatever queued meanwhile riding along.
     this.startWrite(small, this.sliced && small.length ? null : this.large);
-  }
-
-  /** Take `picked` out of the queue (the settled ones go too); returns them. */
-  private take(picked: Pending[]): Pending[] {
-    this.queue = this.queue.filter((p) => !p.settled && !picked.includes(p));
-    this.queuedBytes = this.queue.reduce((n, p) => n + p.bytes, 0);
-    return picked;
   }
 
   /**

@@ -3,6 +3,7 @@
  * the member list, EventTime in both documented shapes, the one way a body is checked and refused,
  * and the bound on what a callback may write.
  */
+import { setImmediate } from 'node:timers/promises';
 import Type, { type Static, type TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { planLines, type ExitEvent } from '../audit/line.js';
@@ -12,6 +13,9 @@ import type { CallbackEntry, CommandLimits, RequestFacts, SchemaLimits } from '.
 
 /** 9999-12-31T23:59:59.999Z: the last instant ISO-8601 writes with a four-digit year. */
 const MAX_EVENT_MS = 253402300799999;
+
+/** From this many members on, checking and planning a list are separate turns of the event loop. */
+const YIELD_MEMBERS = 1000;
 
 /** Problems named in a refusal: enough to fix the sender, few enough to cost nothing. */
 const MAX_PROBLEMS = 3;
@@ -94,11 +98,13 @@ export function auditedCommand<S extends TSchema>(spec: AuditedCommand<S>): Call
       return {
         command: spec.command,
         bodyBytes: limits.bodyBytes,
-        toLines(body, facts, maxBytes = Infinity) {
+        async toLines(body, facts, maxBytes = Infinity) {
           const eventTime = check(body);
           const b = body as Static<S>;
           const event = { ...facts, ...spec.event(b), eventTime };
           const members = spec.members(b).map((m) => m.Member_Account);
+          // A long list: other requests get a turn between the check and the plan (a few ms each).
+          if (members.length > YIELD_MEMBERS) await setImmediate();
           const plan = planLines(event, members, maxBytes);
           if (plan.bytes > maxBytes) throw new AppError('OUTPUT_TOO_LARGE', `${plan.estimated ? 'at least ' : ''}${plan.bytes} bytes of lines (${plan.count} members), over the bound of ${maxBytes} for this callback`);
           return plan.build();

@@ -5,6 +5,7 @@
  * module, and its lines are appended, the reply sent only after the writer confirms them; any other
  * command's body is read and discarded unparsed, and answered OK.
  */
+import { setImmediate } from 'node:timers/promises';
 import type { Context, Middleware } from 'koa';
 import bodyParser from 'koa-bodyparser';
 import type { Logger } from 'pino';
@@ -23,6 +24,9 @@ import type { Access } from './access.js';
 
 /** Lines any callback may write whatever its body's size: a one-member callback is ~400 bytes. */
 const OUTPUT_FLOOR = 64 * 1024;
+
+/** From this many characters of body on, parsing and checking are separate turns of the event loop. */
+const YIELD_BODY = 64 * 1024;
 
 /** What the checks learn about a request, for the dispatch and the error reply. */
 interface CallbackState extends ReplyState, Omit<RequestFacts, 'sdkAppId'> {
@@ -136,6 +140,8 @@ export function callbackRoute(deps: CallbackDeps): Middleware {
     await parsers.get(module.command)!(ctx, parsed);
     const raw = (ctx.request as { rawBody?: string }).rawBody ?? '';
     if (raw.length === 0) throw new AppError('BAD_JSON', 'empty body');
+    // A large body: other requests get a turn between its parse and its check (a few ms each).
+    if (raw.length > YIELD_BODY) await setImmediate();
     // raw-body decodes invalid UTF-8 to U+FFFD; an audited callback carries none: its fields are
     // Tencent ids, which are ASCII.
     if (raw.includes('\uFFFD')) throw new AppError('BAD_UTF8');

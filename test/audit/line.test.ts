@@ -114,3 +114,22 @@ t.test('planLines sizes lines exactly, and stops at the estimate when they canno
   t.throws(() => over.buildSync(), /at least \d+ bytes of lines, over \d+/);
   await t.rejects(over.build(), /at least/);
 });
+
+t.test('a long list is built about 256 KiB at a time, with a turn of the event loop between', async (t) => {
+  const members = Array.from({ length: 10000 }, (_, i) => `member-${i}`);
+  const plan = planLines(event, members);
+  let turns = 0;
+  let building = true;
+  const tick = () => {
+    if (!building) return;
+    turns++;
+    setImmediate(tick);
+  };
+  setImmediate(tick);
+  const lines = await plan.build();
+  building = false;
+  t.same(lines.text, planLines(event, members).buildSync().text, 'the same bytes as built in one go');
+  const slices = Math.ceil(plan.bytes / (256 * 1024));
+  t.ok(plan.bytes > 3 * 1024 * 1024, `${plan.bytes} bytes of lines`);
+  t.ok(turns >= slices - 1, `${turns} other turns while ${slices} slices were built`);
+});

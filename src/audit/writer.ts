@@ -239,6 +239,8 @@ export class AuditWriter {
     if (this.fd === null) {
       this.queue = [];
       this.queuedBytes = 0;
+      // The reopen between two slices failed: the large callback cannot go on either.
+      if (this.large) this.abandonLarge('NOT_READY');
       for (const p of waiting) this.settle(p, this.fail('NOT_READY'));
       if (this.drained) this.drained();
       return;
@@ -387,15 +389,7 @@ export class AuditWriter {
     }
     // The undone lines are not in the chain either.
     this.chainHead = whole ? large.chainStart : this.chainBefore;
-    if (large) {
-      this.large = null;
-      if (!large.p.settled) this.settle(large.p, this.fail('WRITE_FAILED'));
-      if (!whole && large.done > 0) {
-        let lines = 0;
-        for (let at = large.buf.indexOf(0x0a); at !== -1 && at < large.done; at = large.buf.indexOf(0x0a, at + 1)) lines++;
-        this.opts.log.warn({ stage: 'sending', file: this.opts.path, lines }, 'lines of a callback answered WRITE_FAILED stay in the audit file (whole lines; other callbacks followed them)');
-      }
-    }
+    if (large) this.abandonLarge('WRITE_FAILED', whole);
     if (!this.failing) {
       this.failing = true;
       this.opts.log.error(
@@ -407,6 +401,21 @@ export class AuditWriter {
     for (const p of batch) if (p !== large?.p) this.settle(p, this.fail('WRITE_FAILED'));
     // A deleted file or directory is fixed by a fresh open; the same file on a full disk is not.
     this.checkRotation();
+  }
+
+  /**
+   * Fail the large callback in progress. Unless it was cut back whole, the slices already written
+   * stay (whole lines, under the ids a retry would carry): say how many lines, once.
+   */
+  private abandonLarge(code: ErrorName, cutBack = false): void {
+    const large = this.large!;
+    this.large = null;
+    // One answered DEADLINE already is not counted again.
+    if (!large.p.settled) this.settle(large.p, this.fail(code));
+    if (cutBack || large.done === 0) return;
+    let lines = 0;
+    for (let at = large.buf.indexOf(0x0a); at !== -1 && at < large.done; at = large.buf.indexOf(0x0a, at + 1)) lines++;
+    this.opts.log.warn({ stage: 'sending', file: this.opts.path, lines, code }, `lines of a callback answered ${code} stay in the audit file (whole lines; other callbacks followed them)`);
   }
 
   private endBatch(): void {

@@ -399,3 +399,34 @@ t.test('a large callback past its deadline is answered DEADLINE and still writte
   t.equal(read(`${opts.path}.1`), '{"before":1}\n' + linesOf('big', 9), 'the renamed file: what was written before the rename');
   t.equal(read(opts.path), linesOf('big', 100).slice(linesOf('big', 9).length), 'the new file: the rest of it, each line once');
 });
+
+t.test('a reopen that fails between two slices: the large callback gets NOT_READY, its first slice stays, and it is said', async (t) => {
+  let deny = false;
+  let w: AuditWriter;
+  let writes = 0;
+  const patched = {
+    write: ((fd: number, buf: Buffer, off: number, len: number, pos: null, cb: (e: NodeJS.ErrnoException | null, n: number) => void) => {
+      // During the first slice (write 2), logrotate renames the file and the new one cannot be made.
+      if (++writes === 2) {
+        fs.renameSync(opts.path, `${opts.path}.1`);
+        deny = true;
+      }
+      fs.write(fd, buf, off, len, pos, cb);
+    }) as typeof fs.write,
+    openSync: ((p: fs.PathLike, flags: number, mode?: number) => {
+      if (deny && String(p).endsWith('audit.ndjson')) throw Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' });
+      return fs.openSync(p, flags, mode);
+    }) as typeof fs.openSync,
+  };
+  const { AuditWriter: W } = await mockFs(t, patched);
+  const opts = options(t, { sliceBytes: 1000 });
+  w = started(t, W, opts);
+  await w.append('{"before":1}\n');
+  t.equal(await codeOf(w.append(linesOf('big', 100))), 'NOT_READY');
+  t.equal(read(`${opts.path}.1`), '{"before":1}\n' + linesOf('big', 9), 'the renamed file keeps what was written: whole lines');
+  t.match(opts.records.find((r) => String(r.msg).startsWith('lines of a callback answered NOT_READY stay')), { lines: 9, code: 'NOT_READY' });
+  deny = false;
+  await new Promise((r) => setTimeout(r, 300));
+  await w.append('{"after":1}\n');
+  t.equal(read(opts.path), '{"after":1}\n', 'once the file can be made, writing goes on in it');
+});

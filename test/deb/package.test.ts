@@ -11,6 +11,7 @@
  * Run with `npm run test:system` (docs/testing.md).
  */
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -204,6 +205,7 @@ if (why) {
       t.equal(all.filter((m) => counts.get(m) !== 1).length, 0, `all phases: ${all.length} acknowledged members, each in the trail exactly once`);
       const chain = await c.run(['member-exit-audit', 'verify']);
       t.equal(chain.code, 0, `verify across the rotated and current files: ${chain.stdout.trim()}`);
+      if (chain.code !== 0) await chainDiagnosis(t, c);
 
       const security = await c.ok(['systemd-analyze', 'security', '--no-pager', 'member-exit-audit.service']);
       const score = /Overall exposure level for member-exit-audit\.service: (\d+\.\d+)/.exec(security)?.[1];
@@ -224,6 +226,22 @@ if (why) {
       t.not((await c.run(['test', '-e', '/etc/credstore/member-exit-audit.token'])).code, 0, 'and the token');
     });
   }
+}
+
+/** When verify fails: each plain trail file's ends (prev and own hash) and the service's file events, so a failure says where. */
+async function chainDiagnosis(t: Tap.Test, c: Container): Promise<void> {
+  // Every file in the folder, trail or not: logrotate moves a file in its way aside (`-YYYYMMDDHH.backup`).
+  t.comment(`${TRAIL}: ${readdirSync(c.path(TRAIL)).map((f) => `${f} (${statSync(join(c.path(TRAIL), f)).size} bytes)`).join(', ')}`);
+  for (const f of readdirSync(c.path(TRAIL)).filter((f) => !f.endsWith('.gz')).sort()) {
+    const lines = readFileSync(join(c.path(TRAIL), f), 'utf8').split('\n').filter(Boolean);
+    const ends = [0, 1, lines.length - 2, lines.length - 1].filter((i, k, a) => i >= 0 && a.indexOf(i) === k);
+    for (const i of ends) {
+      const l = lines[i]!;
+      t.comment(`${f}:${i + 1}/${lines.length} member ${/"member":"([^"]*)"/.exec(l)?.[1]} prev ${/"prev":"(\w{12})/.exec(l)?.[1]} hash ${createHash('sha256').update(l).digest('hex').slice(0, 12)}`);
+    }
+  }
+  const events = (await journal(c)).split('\n').filter((l) => /audit file|SIGHUP|torn|"listening"|stopped|draining|audit write/.test(l));
+  t.comment(events.slice(-40).join('\n'));
 }
 
 async function journal(c: Container): Promise<string> {

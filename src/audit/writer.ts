@@ -271,7 +271,7 @@ export class AuditWriter {
     this.busy = true;
     this.sliced = large !== null;
     this.chainBefore = this.chainHead;
-    let head = this.smallBytes(small);
+    const head = this.smallBytes(small);
     let part: Buffer | null = null;
     if (large) {
       const { buf, done } = large;
@@ -282,13 +282,14 @@ export class AuditWriter {
         end = nl >= done ? nl + 1 : buf.indexOf(0x0a, end) + 1 || buf.length;
       }
       large.end = end;
-      part = buf.subarray(done, end);
-      if (this.opts.chain) part = this.chained(part.toString());
       if (done === 0) {
-        // Where the callback's lines begin: what a failure before anything else follows them cuts back to.
+        // Where the callback's lines begin (after the small ones, before its first slice): what a
+        // failure before anything else follows them cuts the file and the chain back to.
         large.startSize = fs.fstatSync(this.fd!).size + head.length;
         large.chainStart = this.chainHead;
       }
+      part = buf.subarray(done, end);
+      if (this.opts.chain) part = this.chained(part.toString());
     }
     this.batch = large && large.end === large.buf.length ? [...small, large.p] : small;
     this.batchBuf = part === null ? head : head.length === 0 ? part : Buffer.concat([head, part]);

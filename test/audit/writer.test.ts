@@ -347,6 +347,20 @@ t.test('a slice that fails before anything followed the callback: all of it is c
   t.equal(read(opts.path), '{"before":1}\n{"after":1}\n', 'and the next callback goes on from there');
 });
 
+t.test('with the chain on, a large callback cut back whole takes its links with it', async (t) => {
+  const { AuditWriter: W } = await countedWrites(t, () => {}, (n) => n === 4);
+  const opts = options(t, { sliceBytes: 1000, chain: true });
+  const w = new W(opts);
+  await w.start();
+  t.teardown(() => w.close());
+  await w.append('{"before":1}\n');
+  t.equal(await codeOf(w.append(linesOf('big', 100))), 'WRITE_FAILED');
+  await w.append('{"after":1}\n');
+  const lines = read(opts.path).split('\n').slice(0, -1);
+  t.same(lines.map((l) => Object.keys(JSON.parse(l))[0]), ['before', 'after']);
+  t.equal(JSON.parse(lines[1]!).prev, lineHash(lines[0]!), 'the next line chains to the last one that stayed');
+});
+
 t.test('a slice that fails after acknowledged lines followed it: only that write is cut, and it is said', async (t) => {
   let w: AuditWriter;
   let small: Promise<string> | undefined;

@@ -75,7 +75,13 @@ const ConfigSchema = Type.Object(
         file: Type.String({ minLength: 1 }),
         /** `fsync`: ack after write + fdatasync (default). `write`: ack after write (survives a crash of the process, not of the machine). */
         durability: Type.Union([Type.Literal('fsync'), Type.Literal('write')]),
-        /** Bytes that may wait for the disk; beyond this, callbacks are refused at once with 503. */
+        /**
+         * Bytes of lines that may wait for the disk (a slow or full disk). Beyond this, the body of
+         * a new callback is not read until there is room (TCP pushes back on the sender), and one
+         * still waiting at `limits.requestDeadlineMs` is answered 503 OVERLOADED with nothing
+         * written, for Tencent to resend. Lines already queued are never dropped. A callback whose
+         * lines alone are larger is refused at once (413 OUTPUT_TOO_LARGE).
+         */
         maxQueueBytes: Type.Integer({ minimum: 65536 }),
         /** How often (ms) the path is checked for rename or deletion by an outside rotator while idle. */
         rotateCheckMs: Type.Integer({ minimum: 50, maximum: 60000 }),
@@ -87,6 +93,16 @@ const ConfigSchema = Type.Object(
         checkEachBatch: Type.Boolean(),
         /** Tamper evidence: each line gains `prev`, the SHA-256 of the line before (docs/investigating.md, "Tamper evidence"). */
         chain: Type.Boolean(),
+        /**
+         * A line whose id was taken in within this many ms is not written again: Tencent resends a
+         * callback whose first delivery timed out (with the same EventTime, so the same ids), and
+         * a callback held through a disk fault may have been written by then. 0 turns it off.
+         * Rebuilt from the file's tail at start. Lines without EventTime have random ids and are
+         * never matched (docs/audit-line.md).
+         */
+        dedupWindowMs: Type.Integer({ minimum: 0, maximum: 24 * 3600 * 1000 }),
+        /** At most this many ids are remembered for `dedupWindowMs` (about 100 bytes of memory each): at a high rate the window is shorter. */
+        dedupMaxIds: Type.Integer({ minimum: 0, maximum: 10000000 }),
         /**
          * The audited commands (Group.CallbackAfterMemberExit, Group.CallbackAfterGroupDestroyed),
          * each on by default with its own limits: `enabled: false` answers it OK unread like any
@@ -134,7 +150,14 @@ const ConfigSchema = Type.Object(
          * Tencent's callbacks produce 10 to 20 bytes per body byte.
          */
         outputPerBodyByte: Type.Integer({ minimum: 1, maximum: 1024 }),
-        /** A request that is not answered within this many ms gets 503 (Tencent gives up at 2000). */
+        /**
+         * The hold: an audited callback whose lines are not on disk within this many ms of its
+         * arrival is answered 503 (with the fault: WRITE_FAILED, OVERLOADED, DEADLINE, ...), and
+         * its lines are written as soon as the disk allows. It must be above Tencent's 2 s
+         * timeout: the IM backend ignores the reply to an after-callback and resends only one that
+         * timed out, so an earlier 503 loses the exit for good (docs/faults.md). Below 2000 the
+         * service warns at start.
+         */
         requestDeadlineMs: Type.Integer({ minimum: 50, maximum: 60000 }),
         /** Time allowed to receive the request headers (slowloris guard). */
         headersTimeoutMs: Type.Integer({ minimum: 100 }),
@@ -171,7 +194,7 @@ const BUILT_IN = {
   trustProxy: [],
   admin: { host: '127.0.0.1', port: 9464 },
   // 64 MiB: a 100,000-member dismissal is ~36 MB of lines, handed to the writer at once.
-  audit: { maxQueueBytes: 64 * 1024 * 1024, rotateCheckMs: 1000, checkEachBatch: true, chain: false, commands: {} },
+  audit: { maxQueueBytes: 64 * 1024 * 1024, rotateCheckMs: 1000, checkEachBatch: true, chain: false, dedupWindowMs: 5 * 60 * 1000, dedupMaxIds: 100000, commands: {} },
   limits: {
     otherBodyBytes: 16 * 1024 * 1024,
     accountBytes: 64,
@@ -179,7 +202,8 @@ const BUILT_IN = {
     wordBytes: 32,
     clientIpBytes: 64,
     outputPerBodyByte: 32,
-    requestDeadlineMs: 1500,
+    // Tencent waits 2 s; a second more leaves room for the network and for clocks (issue #19).
+    requestDeadlineMs: 3000,
     headersTimeoutMs: 10000,
     requestTimeoutMs: 15000,
     keepAliveTimeoutMs: 65000,

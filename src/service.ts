@@ -26,7 +26,7 @@ export interface Service {
    * tokens, allowSources and trustProxy (other changed keys are logged as waiting for a restart).
    */
   reload(next?: Readonly<Config>): void;
-  /** SIGTERM: stop accepting, answer in-flight requests, flush, sync, close. False if the grace ran out. */
+  /** SIGTERM: stop accepting, answer in-flight requests, flush, sync, close. False if the grace ran out or lines could not be written. */
   stop(): Promise<boolean>;
 }
 
@@ -46,6 +46,9 @@ function listen(server: http.Server, host: string, port: number, fd: number | nu
 /** How long idle keep-alive connections get to send one more request after SIGTERM (answered with Connection: close). */
 const DRAIN_IDLE_MS = 1000;
 
+/** How long the IM backend waits for a reply before it gives up (and, if enabled, resends). */
+const TENCENT_TIMEOUT_MS = 2000;
+
 export async function startService(config: Readonly<Config>, log: Logger): Promise<Service> {
   const metrics = createMetrics();
   const writer = new AuditWriter({
@@ -56,6 +59,8 @@ export async function startService(config: Readonly<Config>, log: Logger): Promi
     rotateCheckMs: config.audit.rotateCheckMs,
     checkEachBatch: config.audit.checkEachBatch,
     chain: config.audit.chain,
+    dedupWindowMs: config.audit.dedupWindowMs,
+    dedupMaxIds: config.audit.dedupMaxIds,
     log,
     onBatch: (b) => {
       metrics.bytes.inc(b.bytes);
@@ -64,8 +69,16 @@ export async function startService(config: Readonly<Config>, log: Logger): Promi
       if (config.audit.durability === 'fsync') metrics.syncSeconds.observe(b.syncMs / 1000);
     },
     onError: (code) => metrics.errors.inc({ type: code }),
+    onRetry: () => metrics.retries.inc(),
+    onLines: (kind, n) => (kind === 'duplicate' ? metrics.duplicateLines : metrics.lateLines).inc(n),
   });
   await writer.start();
+  if (config.limits.requestDeadlineMs < TENCENT_TIMEOUT_MS) {
+    log.warn(
+      { stage: 'starting', requestDeadlineMs: config.limits.requestDeadlineMs },
+      'limits.requestDeadlineMs is below the IM backend\'s 2 s timeout: a callback answered 503 before it is never resent, and its exit is lost if the process then stops',
+    );
+  }
   const warnUnauthenticated = (apps: Config['apps']) => {
     for (const app of apps) {
       if (app.missingTokenFiles) {
@@ -143,6 +156,7 @@ export async function startService(config: Readonly<Config>, log: Logger): Promi
     },
     async stop() {
       lifecycle.stopping = true;
+      const until = Date.now() + config.shutdownGraceMs;
       // Stop accepting, but do not yet close idle keep-alive connections (http.Server#close would):
       // the IM backend reuses them, and a request it sends on one now is answered, with
       // Connection: close, rather than having the connection closed under it. Under socket
@@ -162,8 +176,10 @@ export async function startService(config: Readonly<Config>, log: Logger): Promi
       if (!inTime) server.closeAllConnections();
       // http's own clean-up (its connection-check timer); the listener itself is already closed.
       server.close(() => {});
-      await writer.close();
-      return inTime;
+      // What is still queued (a disk that failed) is retried for the rest of the grace; what is
+      // left then is counted and logged (its callers were never acknowledged).
+      const unwritten = await writer.close(Math.max(0, until - Date.now()));
+      return inTime && unwritten.callbacks === 0;
     },
   };
 }

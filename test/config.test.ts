@@ -12,8 +12,8 @@ t.test('config/default.json holds the documented defaults', async (t) => {
     audit: { file: 'var/audit/member-exit.ndjson', durability: 'fsync' },
     admin: { host: '127.0.0.1', port: 9464 },
     maxSkewSeconds: 60,
-    limits: { otherBodyBytes: 16777216, requestDeadlineMs: 1500 },
-    audit: { maxQueueBytes: 67108864, commands: {} },
+    limits: { otherBodyBytes: 16777216, requestDeadlineMs: 3000 },
+    audit: { maxQueueBytes: 67108864, dedupWindowMs: 300000, dedupMaxIds: 100000, commands: {} },
   });
   t.ok(Object.isFrozen(c) && Object.isFrozen(c.audit) && Object.isFrozen(c.apps[0]), 'frozen');
   t.same(JSON.parse(readFileSync(new URL('../config/default.json', import.meta.url), 'utf8')).listen, { host: '127.0.0.1', port: 8080 });

@@ -29,6 +29,35 @@ export function chainLines(text: string, head: string): { text: string; head: st
   return { text: out, head };
 }
 
+/**
+ * The chain's head as the writer keeps it: each write chains its lines on from the head and marks
+ * where it began, so that a write that fails takes its links back with it.
+ */
+export class ChainHead {
+  private before: string;
+
+  constructor(public head: string) {
+    this.before = head;
+  }
+
+  /** `text` (complete lines) with `prev` on each line, chained on from the head. */
+  apply(text: string): Buffer {
+    let out: string;
+    ({ text: out, head: this.head } = chainLines(text, this.head));
+    return Buffer.from(out);
+  }
+
+  /** A write begins: a rollback returns here. */
+  mark(): void {
+    this.before = this.head;
+  }
+
+  /** The write since the mark failed and was cut back: so are its links. */
+  rollback(): void {
+    this.head = this.before;
+  }
+}
+
 /** Bytes read at a time, forwards and backwards: all the memory finding the head takes. */
 const CHUNK = 64 * 1024;
 const NL = 0x0a;

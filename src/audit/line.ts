@@ -23,7 +23,9 @@ export const AuditLineSchema = Type.Object(
     operator: Type.Union([Type.String(), Type.Null()], {
       description: 'Operator_Account: the kicker for Kicked, the member for Quit; null for Destroyed (Tencent does not say who dismissed the group)',
     }),
-    member: Type.String({ minLength: 1, description: 'one Member_Account of ExitMemberList' }),
+    member: Type.Union([Type.String({ minLength: 1 }), Type.Null()], {
+      description: 'one Member_Account of ExitMemberList (or MemberList); null on the one line of a Community dismissal, for which Tencent sends no member list',
+    }),
     eventTime: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], { description: 'EventTime in Unix ms, or null when absent' }),
     receivedAt: Type.String({ pattern: ISO_MS, description: 'when this service received the callback' }),
     clientIp: Type.Union([Type.String(), Type.Null()], { description: 'query ClientIP: the end user, not the IM backend' }),
@@ -39,6 +41,9 @@ export const AuditLineSchema = Type.Object(
 export type AuditLine = Static<typeof AuditLineSchema>;
 
 export type ExitType = 'Kicked' | 'Quit' | 'Destroyed';
+
+/** A member who left; null stands for the whole group on the one line of a Community dismissal. */
+export type Member = string | null;
 
 /** What one callback contributes to every line it produces. */
 export interface ExitEvent {
@@ -73,7 +78,7 @@ function iso(ms: number): string {
  * member], an unambiguous encoding whatever the strings hold; its common head is encoded once per
  * callback. `crypto.hash` (one-shot, Node 20.12+) costs a quarter of a Hash object per line.
  */
-export function idMaker(e: ExitEvent): (member: string) => string {
+export function idMaker(e: ExitEvent): (member: Member) => string {
   if (e.eventTime === null) return () => randomUUID().replace(/-/g, '');
   const head = JSON.stringify([e.sdkAppId, e.groupId, e.eventTime, e.exitType, e.operator]).slice(0, -1) + ',';
   if (head.length < LONG_HEAD) return (member) => hash('sha256', head + JSON.stringify(member) + ']', 'hex').slice(0, 32);
@@ -86,7 +91,7 @@ export function idMaker(e: ExitEvent): (member: string) => string {
 const LONG_HEAD = 512;
 
 /** The id of one member line (see idMaker). */
-export function lineId(e: ExitEvent, member: string): string {
+export function lineId(e: ExitEvent, member: Member): string {
   return idMaker(e)(member);
 }
 
@@ -94,13 +99,15 @@ export function lineId(e: ExitEvent, member: string): string {
 export interface Lines {
   text: string | Buffer;
   count: number;
+  /** The lines' ids in order, when they are stable (EventTime known): a resend carries the same. */
+  ids?: string[];
 }
 
 /** Bytes of lines built in one go before yielding to the event loop (about a millisecond of work). */
 const SLICE_BYTES = 256 * 1024;
 
 /** The parts every line of one callback shares, serialised once, and its id maker. */
-function linesOf(e: ExitEvent): { head: string; tail: string; id: (member: string) => string } {
+function linesOf(e: ExitEvent): { head: string; tail: string; id: (member: Member) => string } {
   const head =
     `{"time":"${new Date(e.eventTime ?? e.receivedAt).toISOString()}","event":"group.member.exit"` +
     `,"sdkAppId":${str(e.sdkAppId)},"groupId":${str(e.groupId)},"groupType":${str(e.groupType)}` +
@@ -136,7 +143,7 @@ const CLOSE = Buffer.from('"}\n');
  * copied per line, so a line costs a member's escape and its id, not a string of the whole line
  * (rope-building and then encoding a 22 MB string took 100 ms; this takes a fraction).
  */
-export function planLines(e: ExitEvent, members: readonly string[], maxBytes = Infinity): LinesPlan {
+export function planLines(e: ExitEvent, members: readonly Member[], maxBytes = Infinity): LinesPlan {
   const l = linesOf(e);
   const head = Buffer.from(l.head);
   const tail = Buffer.from(l.tail);
@@ -154,18 +161,21 @@ export function planLines(e: ExitEvent, members: readonly string[], maxBytes = I
   const written: string[] = [];
   let bytes = 0;
   for (const m of distinct) {
-    const w = str(m);
+    const w = m === null ? 'null' : str(m);
     written.push(w);
     bytes += shared + Buffer.byteLength(w);
   }
   const out = () => Buffer.allocUnsafe(bytes);
+  const ids: string[] | undefined = e.eventTime === null ? undefined : new Array<string>(distinct.length);
   /** Lines `from` to `to` of the plan into `buf` at `at`; returns where they end. */
   const fill = (buf: Buffer, at: number, from: number, to: number): number => {
     for (let i = from; i < to; i++) {
       at += head.copy(buf, at);
       at += buf.write(written[i]!, at);
       at += tail.copy(buf, at);
-      at += buf.write(l.id(distinct[i]!), at, 'latin1');
+      const id = l.id(distinct[i]!);
+      if (ids) ids[i] = id;
+      at += buf.write(id, at, 'latin1');
       at += CLOSE.copy(buf, at);
     }
     return at;
@@ -181,19 +191,19 @@ export function planLines(e: ExitEvent, members: readonly string[], maxBytes = I
         if (i) await setImmediate();
         at = fill(buf, at, i, Math.min(i + slice, distinct.length));
       }
-      return { text: buf, count: distinct.length };
+      return { text: buf, count: distinct.length, ids };
     },
     buildSync() {
       const buf = out();
       fill(buf, 0, 0, distinct.length);
-      return { text: buf, count: distinct.length };
+      return { text: buf, count: distinct.length, ids };
     },
   };
 }
 
 /** The lines of one callback as one string (planLines builds the same bytes; the service uses it). */
-export function formatLines(e: ExitEvent, members: readonly string[]): Lines & { text: string } {
+export function formatLines(e: ExitEvent, members: readonly Member[]): Lines & { text: string } {
   const lines = planLines(e, members).buildSync();
-  return { text: lines.text.toString(), count: lines.count };
+  return { text: lines.text.toString(), count: lines.count, ids: lines.ids };
 }
 

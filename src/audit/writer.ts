@@ -4,43 +4,43 @@
  * Callers hand in the complete lines of one callback and are answered when *their* lines are
  * written (durability `write`) or written and fdatasync'ed (`fsync`). While a write is in flight,
  * new callbacks queue and go out together in the next single write. Every completed write and
- * sync goes through `release`, which decides: write the rest, sync, answer, fail, reopen, or go on.
+ * sync goes through `release`, which decides: answer and write more, or cut back and retry.
  *
- * A failed write is undone (ftruncate back to where the batch began) so no partial line stays.
- * Reopen (SIGHUP, or a rename/deletion seen by the rotation check) happens only between batches,
- * so a batch never straddles two files.
+ * A failed write is cut back (ftruncate to where it began, so no partial line stays) and tried
+ * again with backoff, as often as it takes: nothing taken in is thrown away (issue #19). Callers
+ * still waiting at their deadline are answered with the fault (queue.ts) and their lines written
+ * later. Reopen (SIGHUP, or a rename/deletion seen before a write or by the idle check) happens
+ * only between writes, so a write never straddles two files.
  *
  * A large callback (more than `sliceBytes` of lines: a 10,000-member exit, a dismissal) goes out
- * in slices of whole lines, one per write: each write carries the small callbacks queued, then
- * the next slice, and is synced. A small callback waits for one slice, not for 20 MB to reach
- * the disk (issue #12: behind whole 22 MB batches, legitimate callbacks waited 0.4-0.8 s).
- * It is answered once its last slice is synced. The
- * price is in the failure case: a slice that fails is cut back, and so is the whole callback if
- * nothing was written after its first slice; but lines of it that acknowledged callbacks now
- * follow stay (whole lines of an authentic callback, which a retry writes again under the same ids).
+ * in slices of whole lines, one per write: a small callback waits for one slice, not for 20 MB to
+ * reach the disk (issue #12: behind whole 22 MB batches, legitimate callbacks waited 0.4-0.8 s).
+ * It is answered once its last slice is on disk. A slice that fails is retried like any write;
+ * the slices before it stay (whole lines, under the ids its resend would carry).
  */
-import fs from 'node:fs';
-import { dirname } from 'node:path';
 import type { Logger } from 'pino';
-import { AppError, type ErrorName } from '../errors.js';
-import { chainHeadAtStart, chainLines, GENESIS } from './chain.js';
-import { cutTornTail, syncDir } from './file.js';
+import { AppError } from '../errors.js';
+import { ChainHead, chainHeadAtStart } from './chain.js';
+import { AuditFile, type Durability } from './file.js';
+import { countLines, WriteQueue, type Entry } from './queue.js';
+import { idsAtTail } from './recent-ids.js';
+import { trailFiles } from './siblings.js';
+
+export type { Durability } from './file.js';
 
 /** Lines of one callback beyond this go out in slices of about this size (whole lines). */
 const SLICE_BYTES = 1 << 20;
 
-/** First and largest wait before retrying a failed open: fast to recover, gentle on a sick disk. */
-const OPEN_RETRY_MIN_MS = 100;
-const OPEN_RETRY_MAX_MS = 5000;
-
-export type Durability = 'write' | 'fsync';
+/** First and largest wait before retrying a failed write or open: quick to recover once the disk has room, gentle on a sick one. */
+const RETRY_MIN_MS = 25;
+const RETRY_MAX_MS = 250;
 
 export interface WriterOptions {
   path: string;
   durability: Durability;
-  /** Bytes that may wait; beyond, append() refuses at once (OVERLOADED). */
+  /** Bytes that may wait for the disk; beyond, callers wait for room (room()) before their body is read. */
   maxQueueBytes: number;
-  /** A caller waits at most this long for its lines; then DEADLINE. */
+  /** A caller waits at most this long for its lines; then it is answered with the fault, and its lines stay queued. */
   deadlineMs: number;
   /** Interval of the rename/deletion check between batches. */
   rotateCheckMs: number;
@@ -54,82 +54,87 @@ export interface WriterOptions {
   sliceBytes?: number;
   /** Tamper evidence: add `prev` (hash of the previous line) to every line. */
   chain?: boolean;
+  /** Ids taken in within this many ms are not written again (a resend). 0 or absent: off. */
+  dedupWindowMs?: number;
+  /** At most this many ids remembered for that. */
+  dedupMaxIds?: number;
   log: Logger;
   /** Told about each completed batch, for metrics. */
   onBatch?: (b: { callbacks: number; bytes: number; writeMs: number; syncMs: number }) => void;
-  /** Told about each failure, for metrics. */
+  /** Told about each caller answered with a fault, and each failed open (OPEN_FAILED), for metrics. */
   onError?: (code: string) => void;
-}
-
-interface Pending {
-  data: string | Buffer;
-  bytes: number;
-  expires: number;
-  settled: boolean;
-  resolve: () => void;
-  reject: (err: AppError) => void;
+  /** Told about each failed write that will be retried. */
+  onRetry?: () => void;
+  /** Told about lines skipped as already taken in, and lines written after their caller was answered. */
+  onLines?: (kind: 'duplicate' | 'late', n: number) => void;
 }
 
 /** The large callback being written a slice at a time. */
 interface Large {
-  p: Pending;
+  e: Entry;
   buf: Buffer;
-  /** Bytes of it written (and synced) so far, and where the slice in flight ends. */
+  /** Bytes of it on disk so far, and where the slice in flight ends. */
   done: number;
   end: number;
-  /** File size before its first slice, and the chain head then: where a failure cuts back to. */
-  startSize: number;
-  chainStart: string;
-  /** Whether a batch of other callbacks went to the file after one of its slices. */
-  interleaved: boolean;
+}
+
+/** What could not be written before the process had to exit. */
+export interface Unwritten {
+  lines: number;
+  callbacks: number;
 }
 
 export class AuditWriter {
-  private fd: number | null = null;
-  private ino = 0;
-  private dev = 0;
-  private queue: Pending[] = [];
-  private queuedBytes = 0;
-  private batch: Pending[] = [];
-  private batchBuf: Buffer = Buffer.alloc(0);
-  private batchDone = 0;
-  private batchStart = 0;
-  /** The large callback in progress, and whether the write in flight carries a slice of it. */
-  private large: Large | null = null;
+  private readonly file: AuditFile;
+  private readonly queue: WriteQueue;
+  private chain: ChainHead | null = null;
+  /** The write in flight: the small entries it carries, and whether it carries a slice of `large`. */
+  private small: Entry[] = [];
   private sliced = false;
-  private writeMs = 0;
+  private large: Large | null = null;
   private busy = false;
   private scheduled = false;
   private reopenWanted = false;
   private closing = false;
-  /** The last batch failed; cleared by the next one that succeeds. */
-  private failing = false;
-  /** The last open failed; cleared by the next one that succeeds. */
-  private openFailing = false;
-  private openRetryMs = OPEN_RETRY_MIN_MS;
-  private openRetry: NodeJS.Timeout | null = null;
+  private finished = false;
+  /** What went wrong last; cleared by the next write (or open) that succeeds. */
+  private fault: 'WRITE_FAILED' | 'NOT_READY' | null = null;
+  private faultSince = 0;
+  private retryMs = RETRY_MIN_MS;
+  private retry: NodeJS.Timeout | null = null;
   private drained: (() => void) | null = null;
   private readonly timers: NodeJS.Timeout[] = [];
-  /** With `chain`: the hash of the last line written, and its value before the batch in flight. */
-  private chainHead = GENESIS;
-  private chainBefore = GENESIS;
-  /** How many times the file was (re)opened, for metrics. */
-  reopens = 0;
 
-  constructor(private readonly opts: WriterOptions) {}
+  constructor(private readonly opts: WriterOptions) {
+    this.file = new AuditFile(opts.path, opts.durability, opts.log);
+    this.queue = new WriteQueue({
+      maxBytes: opts.maxQueueBytes,
+      deadlineMs: opts.deadlineMs,
+      dedupWindowMs: opts.dedupWindowMs ?? 0,
+      dedupMaxIds: opts.dedupMaxIds ?? 0,
+      onAnswered: (code) => opts.onError?.(code),
+      onLines: opts.onLines,
+    });
+  }
 
-  /** Open the file (cutting a torn tail), find the chain's head, start the rotation and deadline checks. */
+  /** Open the file (cutting a torn tail), find the chain's head and the recent ids, start the rotation and deadline checks. */
   async start(): Promise<void> {
     // A symlink or something other than a regular file at the path is a mistake or an attack: say
     // so and do not start (the torn-tail cut would truncate whatever the link points at).
-    const err = this.openNow();
+    const err = this.file.open();
     if (err?.code === 'ELOOP' || err?.code === 'ENOTREG') {
       await this.close();
       throw Object.assign(new Error(`audit.file ${this.opts.path}: ${err.message}`), { code: err.code });
     }
-    if (err) this.retryOpen(err);
-    // After openNow: a torn tail is cut first, so the head is the last acknowledged line.
-    if (this.opts.chain) this.chainHead = await chainHeadAtStart(this.opts.path);
+    if (err) this.openFailed(err);
+    try {
+      // After the open: a torn tail is cut first, so the head is the last acknowledged line.
+      if (this.opts.chain) this.chain = new ChainHead(await chainHeadAtStart(this.opts.path));
+    } catch (e) {
+      await this.close(0);
+      throw e;
+    }
+    if (this.opts.dedupWindowMs) this.rememberTail();
     const rotate = setInterval(() => this.checkRotation(), this.opts.rotateCheckMs);
     const sweep = setInterval(() => this.sweep(), Math.max(10, Math.min(100, this.opts.deadlineMs / 10)));
     rotate.unref();
@@ -137,9 +142,26 @@ export class AuditWriter {
     this.timers.push(rotate, sweep);
   }
 
-  /** True when the file is open, the last write succeeded and the queue has room. */
+  /** The ids at the end of the trail (the current file, then the newest rotated one if that is short). */
+  private rememberTail(): void {
+    const max = this.opts.dedupMaxIds ?? 0;
+    const ids: string[] = [];
+    try {
+      for (const f of trailFiles(this.opts.path).reverse().slice(0, 2)) {
+        ids.unshift(...idsAtTail(f, this.opts.dedupWindowMs!, max - ids.length));
+        if (ids.length >= max) break;
+      }
+    } catch (err) {
+      // Only resends after a restart are at stake, and the store's id key removes those too.
+      const e = err as NodeJS.ErrnoException;
+      this.opts.log.warn({ stage: 'starting', file: this.opts.path, err: { code: e.code, message: e.message } }, 'cannot read the ids at the end of the trail: a resend of a callback written before this start may be written twice');
+    }
+    this.queue.remember(ids);
+  }
+
+  /** True when the file is open, the last write succeeded and the queue is under half its bound. */
   get ready(): boolean {
-    return this.fd !== null && !this.failing && !this.closing && this.queuedBytes < this.opts.maxQueueBytes / 2;
+    return this.file.isOpen && this.fault === null && !this.closing && this.queue.heldBytes < this.opts.maxQueueBytes / 2;
   }
 
   /** The most one callback may hand in: more could never be queued, so it is a 4xx, not a 503. */
@@ -147,25 +169,42 @@ export class AuditWriter {
     return this.opts.maxQueueBytes;
   }
 
-  /** Bytes waiting for the disk (not counting the batch in flight). */
+  /** Bytes waiting for the disk, in a write or not. */
   get queueBytes(): number {
-    return this.queuedBytes;
+    return this.queue.heldBytes;
+  }
+
+  /** Callers waiting for their lines to reach the disk, or for room. */
+  get waiting(): number {
+    return this.queue.callers;
+  }
+
+  /** How many times the file was (re)opened, for metrics. */
+  get reopens(): number {
+    return this.file.opens;
+  }
+
+  /** False while the queue is at its bound: call room() before reading another body. */
+  get hasRoom(): boolean {
+    return this.queue.hasRoom;
+  }
+
+  /** Resolves once the queue has room; rejects OVERLOADED at the caller's deadline (from `since`) if none came. */
+  room(since = Date.now()): Promise<void> {
+    return this.queue.room(since);
   }
 
   /**
-   * Append the lines of one callback; resolves once they are written (and synced). The deadline
-   * runs from `since` (when the request arrived), so time spent before the writer counts too.
+   * Append the lines of one callback; resolves once they are written (and synced). At the
+   * deadline (from `since`, when the request arrived) a caller still waiting is answered with the
+   * fault of the moment, and its lines are written all the same. With `ids` (the lines' stable
+   * ids, in order), lines taken in within the dedup window are not written again.
    */
-  append(data: string | Buffer, since = Date.now()): Promise<void> {
-    if (this.closing) return Promise.reject(new AppError('SHUTTING_DOWN'));
-    if (this.fd === null) return Promise.reject(this.fail('NOT_READY'));
-    const bytes = Buffer.byteLength(data);
-    if (this.queuedBytes + bytes > this.opts.maxQueueBytes) return Promise.reject(this.fail('OVERLOADED'));
-    return new Promise<void>((resolve, reject) => {
-      this.queue.push({ data, bytes, expires: since + this.opts.deadlineMs, settled: false, resolve, reject });
-      this.queuedBytes += bytes;
-      this.schedule();
-    });
+  append(data: string | Buffer, since = Date.now(), ids?: readonly string[]): Promise<void> {
+    if (this.finished) return Promise.reject(new AppError('SHUTTING_DOWN'));
+    const { done } = this.queue.add(data, since, ids);
+    this.schedule();
+    return done;
   }
 
   /** Reopen the path between batches (SIGHUP after logrotate). */
@@ -174,31 +213,37 @@ export class AuditWriter {
     this.schedule();
   }
 
-  /** Write what is queued, sync, close the file. New appends are refused from now on. */
-  async close(): Promise<void> {
+  /**
+   * Write what is queued (retrying while the disk fails, for up to `graceMs`), sync, close. What
+   * could not be written in that time is counted, logged once, and returned.
+   */
+  async close(graceMs = Infinity): Promise<Unwritten> {
     this.closing = true;
-    for (const t of this.timers) clearInterval(t);
-    if (this.openRetry) clearTimeout(this.openRetry);
-    if (this.busy || this.queue.length || this.large) {
+    clearInterval(this.timers[0]);
+    if (this.busy || this.queue.entries.length || this.large) {
       await new Promise<void>((resolve) => {
-        this.drained = resolve;
+        // Not unref'd: the process must not end with lines queued while there is time to write them.
+        const timer = Number.isFinite(graceMs) ? setTimeout(resolve, graceMs) : null;
+        this.drained = () => {
+          if (timer) clearTimeout(timer);
+          resolve();
+        };
         this.schedule();
       });
     }
-    if (this.fd !== null) {
-      const fd = this.fd;
-      this.fd = null;
-      try {
-        fs.fdatasyncSync(fd);
-      } finally {
-        fs.closeSync(fd);
-      }
+    this.finished = true;
+    this.drained = null;
+    if (this.retry) clearTimeout(this.retry);
+    for (const t of this.timers) clearInterval(t);
+    this.queue.refuseRoom();
+    const left = [...this.small, ...this.queue.entries, ...(this.large ? [this.large.e] : [])].filter((e) => !e.written);
+    const unwritten = { callbacks: left.length, lines: left.reduce((n, e) => n + countLines(this.large?.e === e ? this.large.buf.subarray(this.large.done) : e.data), 0) };
+    if (unwritten.callbacks) {
+      this.opts.log.error({ stage: 'stopping', file: this.opts.path, fault: this.fault, ...unwritten }, 'audit lines not written before exit: their callers were not acknowledged');
     }
-  }
-
-  private fail(code: ErrorName): AppError {
-    this.opts.onError?.(code);
-    return new AppError(code);
+    // A write still hanging on a sick disk keeps its fd; the process is about to exit anyway.
+    if (!this.busy) this.file.close();
+    return unwritten;
   }
 
   private schedule(): void {
@@ -216,61 +261,36 @@ export class AuditWriter {
    * queued as one buffer, or the next slice of a large one: the two take turns.
    */
   private next(): void {
-    if (this.busy) return;
-    // A rename is followed at once, even between the slices of a large callback (a shipper may let
-    // go of a renamed file): the rest of it goes to the new file, and a failure no longer cuts it back.
-    const opens = this.reopens;
-    this.reopenBetweenBatches();
-    if (this.large && this.reopens !== opens) this.large.interleaved = true;
+    if (this.busy || this.retry || this.finished) return;
+    const entries = this.queue.entries;
+    if (entries.length || this.large || this.reopenWanted) this.followRename();
+    if (!this.file.isOpen) return; // the open is retried with backoff
     // One pass: the small callbacks all go now; the large ones wait in the queue, in order.
     const sliceBytes = this.opts.sliceBytes ?? SLICE_BYTES;
-    const small: Pending[] = [];
-    const waiting: Pending[] = [];
-    let waitingBytes = 0;
-    for (const p of this.queue) {
-      if (p.settled) continue;
-      if (p.bytes <= sliceBytes && this.fd !== null) {
-        small.push(p);
-      } else {
-        waiting.push(p);
-        waitingBytes += p.bytes;
-      }
-    }
-    if (this.fd === null) {
-      this.queue = [];
-      this.queuedBytes = 0;
-      // The reopen between two slices failed: the large callback cannot go on either.
-      if (this.large) this.abandonLarge('NOT_READY');
-      for (const p of waiting) this.settle(p, this.fail('NOT_READY'));
-      if (this.drained) this.drained();
-      return;
-    }
+    const small: Entry[] = [];
+    const waiting: Entry[] = [];
+    for (const e of entries) (e.bytes <= sliceBytes ? small : waiting).push(e);
     // Large callbacks start one at a time, in the order they came.
-    const first = this.large === null ? waiting.shift() : undefined;
-    if (first) {
-      waitingBytes -= first.bytes;
-      const buf = Buffer.isBuffer(first.data) ? first.data : Buffer.from(first.data);
-      this.large = { p: first, buf, done: 0, end: 0, startSize: 0, chainStart: GENESIS, interleaved: false };
+    if (this.large === null && waiting.length) {
+      const e = waiting.shift()!;
+      this.large = { e, buf: Buffer.isBuffer(e.data) ? e.data : Buffer.from(e.data), done: 0, end: 0 };
     }
-    this.queue = waiting;
-    this.queuedBytes = waitingBytes;
-    if (small.length === 0 && this.large === null) {
-      if (this.drained) this.drained();
-      return;
-    }
+    this.queue.entries = waiting;
+    if (small.length === 0 && this.large === null) return this.drained?.();
     // After a slice, the small callbacks that queued behind it go alone (a quick write); then the
     // next slice, with whatever queued meanwhile riding along.
-    this.startWrite(small, this.sliced && small.length ? null : this.large);
+    this.write(small, this.sliced && small.length ? null : this.large);
   }
 
   /**
    * One write, then one sync: the small callbacks queued, then the next slice (whole lines, about
    * sliceBytes) of the large callback in progress, whose caller is answered with its last slice.
    */
-  private startWrite(small: Pending[], large: Large | null): void {
+  private write(small: Entry[], large: Large | null): void {
     this.busy = true;
+    this.small = small;
     this.sliced = large !== null;
-    this.chainBefore = this.chainHead;
+    this.chain?.mark();
     const head = this.smallBytes(small);
     let part: Buffer | null = null;
     if (large) {
@@ -282,263 +302,136 @@ export class AuditWriter {
         end = nl >= done ? nl + 1 : buf.indexOf(0x0a, end) + 1 || buf.length;
       }
       large.end = end;
-      if (done === 0) {
-        // Where the callback's lines begin (after the small ones, before its first slice): what a
-        // failure before anything else follows them cuts the file and the chain back to.
-        large.startSize = fs.fstatSync(this.fd!).size + head.length;
-        large.chainStart = this.chainHead;
-      }
       part = buf.subarray(done, end);
-      if (this.opts.chain) part = this.chained(part.toString());
+      if (this.chain) part = this.chain.apply(part.toString());
     }
-    this.batch = large && large.end === large.buf.length ? [...small, large.p] : small;
-    this.batchBuf = part === null ? head : head.length === 0 ? part : Buffer.concat([head, part]);
-    this.batchDone = 0;
-    this.batchStart = performance.now();
-    fs.write(this.fd!, this.batchBuf, 0, this.batchBuf.length, null, (err, n) => this.release(err, n));
+    const buf = part === null ? head : head.length === 0 ? part : Buffer.concat([head, part]);
+    this.file.append(buf, (err, written, op, writeMs, syncMs) => (err ? this.failed(err, written, op) : this.release(buf.length, writeMs, syncMs)));
   }
 
   /** The small callbacks' lines as one buffer (chained when `chain` is on). */
-  private smallBytes(small: Pending[]): Buffer {
+  private smallBytes(small: Entry[]): Buffer {
     if (small.length === 0) return Buffer.alloc(0);
-    if (this.opts.chain) return this.chained(small.map((p) => p.data.toString()).join(''));
+    if (this.chain) return this.chain.apply(small.map((e) => e.data.toString()).join(''));
     // A Buffer (a list built in slices) is written as it is, without another copy.
     const only = small.length === 1 ? small[0]!.data : null;
     if (Buffer.isBuffer(only)) return only;
-    if (small.every((p) => typeof p.data === 'string')) return Buffer.from(small.map((p) => p.data).join(''));
-    return Buffer.concat(small.map((p) => (typeof p.data === 'string' ? Buffer.from(p.data) : p.data)));
+    if (small.every((e) => typeof e.data === 'string')) return Buffer.from(small.map((e) => e.data).join(''));
+    return Buffer.concat(small.map((e) => (typeof e.data === 'string' ? Buffer.from(e.data) : e.data)));
   }
 
-  /** `text` with `prev` on each line, continuing the chain. */
-  private chained(text: string): Buffer {
-    let out: string;
-    ({ text: out, head: this.chainHead } = chainLines(text, this.chainHead));
-    return Buffer.from(out);
-  }
-
-  /** Reopen if asked, or if the path was renamed (one stat before a batch). */
-  private reopenBetweenBatches(): void {
-    if (!this.reopenWanted && !this.closing && this.fd !== null && this.opts.checkEachBatch !== false && (this.queue.length || this.large) && this.pathMoved()) {
+  /** Reopen if asked, or if the path was renamed (one stat before a write). */
+  private followRename(): void {
+    if (!this.reopenWanted && this.file.isOpen && this.opts.checkEachBatch !== false && this.file.moved()) {
       this.opts.log.info({ stage: 'sending', file: this.opts.path, reason: 'renamed' }, 'audit file moved; reopening');
       this.reopenWanted = true;
     }
-    if (this.reopenWanted && !this.closing) {
-      this.reopenWanted = false;
-      const err = this.openNow();
-      if (err) this.retryOpen(err);
-    }
+    if (!this.reopenWanted) return;
+    this.reopenWanted = false;
+    const err = this.file.open();
+    if (err) return this.openFailed(err);
+    if (this.fault === 'NOT_READY') this.recovered();
   }
 
-  /** The one place every write and sync completion lands. */
-  private release(err: NodeJS.ErrnoException | null, n: number): void {
-    const fd = this.fd!;
-    if (err) return this.undoBatch(err, 'write');
-    this.batchDone += n;
-    if (this.batchDone < this.batchBuf.length) {
-      // Short write (a signal, or the disk filling): write the rest; O_APPEND keeps it contiguous.
-      fs.write(fd, this.batchBuf, this.batchDone, this.batchBuf.length - this.batchDone, null, (e, m) => this.release(e, m));
-      return;
-    }
-    this.writeMs = performance.now() - this.batchStart;
-    if (this.opts.durability === 'fsync') {
-      const syncStart = performance.now();
-      fs.fdatasync(fd, (e) => (e ? this.undoBatch(e, 'fsync') : this.finishBatch(performance.now() - syncStart)));
-    } else {
-      this.finishBatch(0);
-    }
-  }
-
-  private finishBatch(syncMs: number): void {
-    if (this.failing) {
-      this.failing = false;
-      this.opts.log.info({ stage: 'sending', file: this.opts.path }, 'audit writes recovered');
-    }
-    const large = this.large;
-    if (large && !this.sliced) {
-      large.interleaved = true;
-    } else if (large) {
-      // Other callbacks' lines now follow a slice of it (they come before the slice in a write).
-      if (large.done > 0 && this.batch.some((p) => p !== large.p)) large.interleaved = true;
+  /** The write in flight is on disk: answer its callers, make room, go on. */
+  private release(bytes: number, writeMs: number, syncMs: number): void {
+    if (this.fault) this.recovered();
+    this.retryMs = RETRY_MIN_MS;
+    const done = this.small;
+    let freed = done.reduce((n, e) => n + e.bytes, 0);
+    const large = this.sliced ? this.large : null;
+    if (large) {
+      freed += large.end - large.done;
       large.done = large.end;
-      if (large.done === large.buf.length) this.large = null;
+      if (large.done === large.buf.length) {
+        done.push(large.e);
+        this.large = null;
+      }
     }
-    const batch = this.batch;
-    this.opts.onBatch?.({ callbacks: batch.length, bytes: this.batchBuf.length, writeMs: this.writeMs, syncMs });
-    this.endBatch();
-    for (const p of batch) this.settle(p);
+    this.opts.onBatch?.({ callbacks: done.length, bytes, writeMs, syncMs });
+    this.busy = false;
+    this.small = [];
+    for (const e of done) this.queue.written(e);
+    this.queue.release(freed);
+    // What queued during this write is the next one: start it now rather than an event-loop turn
+    // later, as the baseline does; callers waiting on the disk should not also wait on the loop.
+    if (this.queue.entries.length || this.reopenWanted || this.large) this.next();
+    else this.drained?.();
   }
 
   /**
-   * A write or sync failed: cut the file back to where this batch began, so that no partial (or
-   * unacknowledged) line stays, and fail every caller of the batch. The next batch tries again,
-   * so a disk that gets space back recovers without a restart.
+   * A write or sync failed: cut the file back to where this write began, so that no partial (or
+   * unsynced) line stays, put its callbacks back at the head of the queue, and try again after a
+   * backoff. A disk that gets space back recovers without a restart, and loses nothing.
    */
-  private undoBatch(err: NodeJS.ErrnoException, op: 'write' | 'fsync'): void {
-    const batch = this.batch;
-    const fd = this.fd!;
-    let undone = true;
-    // With a slice of a large callback: cut back the whole callback when nothing came after its
-    // earlier slices; else only this write.
-    const large = this.sliced ? this.large : null;
-    const whole = large !== null && large.done > 0 && !large.interleaved;
-    if (this.batchDone > 0 || whole) {
-      try {
-        fs.ftruncateSync(fd, whole ? large.startSize : fs.fstatSync(fd).size - this.batchDone);
-      } catch {
-        undone = false;
-      }
+  private failed(err: NodeJS.ErrnoException, written: number, op: 'write' | 'fsync'): void {
+    const undone = this.file.cutBack(written);
+    // The file could not be cut: a fresh open cuts a torn tail; whole lines that stayed are
+    // written again (same ids: a reader sees a resend).
+    if (!undone) {
+      this.file.closeQuietly();
+      this.reopenWanted = true;
     }
-    // The undone lines are not in the chain either.
-    this.chainHead = whole ? large.chainStart : this.chainBefore;
-    if (large) this.abandonLarge('WRITE_FAILED', whole);
-    if (!this.failing) {
-      this.failing = true;
+    this.chain?.rollback();
+    if (this.fault !== 'WRITE_FAILED') {
       this.opts.log.error(
-        { stage: 'sending', err: { code: err.code, message: err.message }, op, file: this.opts.path, undone },
-        'audit write failed',
+        { stage: 'sending', err: { code: err.code, message: err.message }, op, file: this.opts.path, undone, queued: this.queue.heldBytes },
+        'audit write failed; keeping the lines and retrying',
       );
+      this.enterFault('WRITE_FAILED');
     }
-    this.endBatch();
-    for (const p of batch) if (p !== large?.p) this.settle(p, this.fail('WRITE_FAILED'));
+    this.opts.onRetry?.();
+    this.queue.entries = [...this.small, ...this.queue.entries];
+    this.small = [];
+    this.busy = false;
+    this.retryLater();
     // A deleted file or directory is fixed by a fresh open; the same file on a full disk is not.
     this.checkRotation();
   }
 
-  /**
-   * Fail the large callback in progress. Unless it was cut back whole, the slices already written
-   * stay (whole lines, under the ids a retry would carry): say how many lines, once.
-   */
-  private abandonLarge(code: ErrorName, cutBack = false): void {
-    const large = this.large!;
-    this.large = null;
-    // One answered DEADLINE already is not counted again.
-    if (!large.p.settled) this.settle(large.p, this.fail(code));
-    if (cutBack || large.done === 0) return;
-    let lines = 0;
-    for (let at = large.buf.indexOf(0x0a); at !== -1 && at < large.done; at = large.buf.indexOf(0x0a, at + 1)) lines++;
-    this.opts.log.warn({ stage: 'sending', file: this.opts.path, lines, code }, `lines of a callback answered ${code} stay in the audit file (whole lines; other callbacks followed them)`);
+  private openFailed(err: NodeJS.ErrnoException): void {
+    if (this.fault !== 'NOT_READY') {
+      this.opts.log.error({ stage: 'sending', err: { code: err.code, message: err.message }, file: this.opts.path }, 'cannot open audit file; retrying');
+      this.enterFault('NOT_READY');
+    }
+    this.opts.onError?.('OPEN_FAILED');
+    this.retryLater();
   }
 
-  private endBatch(): void {
-    this.busy = false;
-    this.batch = [];
-    this.batchBuf = Buffer.alloc(0);
-    // What queued during this batch is the next batch: start it now rather than an event-loop
-    // turn later, as the baseline does; callers waiting on the disk should not also wait on the loop.
-    if (this.queue.length || this.reopenWanted || this.large) this.next();
-    else if (this.drained) this.drained();
+  private enterFault(code: 'WRITE_FAILED' | 'NOT_READY'): void {
+    if (this.fault === null) this.faultSince = Date.now();
+    this.fault = code;
   }
 
-  private settle(p: Pending, err?: AppError): void {
-    if (p.settled) return;
-    p.settled = true;
-    if (err) p.reject(err);
-    else p.resolve();
+  private recovered(): void {
+    this.opts.log.info({ stage: 'sending', file: this.opts.path, after: this.fault, ms: Date.now() - this.faultSince, queued: this.queue.heldBytes }, 'audit writes recovered');
+    this.fault = null;
   }
 
-  /** Answer DEADLINE to callers that have waited too long; queued ones are then never written. */
+  /** Try again (reopening first if the file is not open) after the backoff, which doubles up to its cap. */
+  private retryLater(): void {
+    if (this.retry || this.finished) return;
+    this.retry = setTimeout(() => {
+      this.retry = null;
+      if (!this.file.isOpen) this.reopenWanted = true;
+      this.next();
+    }, this.retryMs);
+    // Not unref'd: while lines wait for the disk, the process has work to do.
+    this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
+  }
+
+  /** Answer the callers whose deadline passed with the fault of the moment; their lines stay queued. */
   private sweep(): void {
-    const now = Date.now();
-    for (const p of this.batch) if (!p.settled && p.expires <= now) this.settle(p, this.fail('DEADLINE'));
-    // A large callback under way is written whole all the same, like a batch in flight.
-    const large = this.large?.p;
-    if (large && !large.settled && large.expires <= now) this.settle(large, this.fail('DEADLINE'));
-    for (const p of this.queue) {
-      if (p.expires > now) break;
-      if (!p.settled) {
-        this.queuedBytes -= p.bytes;
-        this.settle(p, this.fail('DEADLINE'));
-      }
-    }
-  }
-
-  /** Whether the path names another file than the one open (or none): one stat, a few microseconds. */
-  private pathMoved(): boolean {
-    try {
-      const st = fs.statSync(this.opts.path);
-      return st.ino !== this.ino || st.dev !== this.dev;
-    } catch {
-      return true;
-    }
+    this.queue.expire(Date.now(), this.fault ?? (this.closing ? 'SHUTTING_DOWN' : 'DEADLINE'));
   }
 
   /** Notice a rename or deletion by an outside rotator (no SIGHUP needed). */
   private checkRotation(): void {
-    if (this.fd === null || this.reopenWanted) return;
-    fs.stat(this.opts.path, (err, st) => {
-      if (err || st.ino !== this.ino || st.dev !== this.dev) {
-        this.opts.log.info({ stage: 'sending', file: this.opts.path, reason: err ? err.code : 'renamed' }, 'audit file moved; reopening');
-        this.reopen();
-      }
-    });
-  }
-
-  /**
-   * Open (or reopen) the path: make the directory, open O_APPEND with mode 0640 and O_NOFOLLOW (a
-   * symlink in the last component is refused, ELOOP), insist on a regular file (a FIFO or device is
-   * refused before a byte goes to it), cut a torn tail, sync the directory so a new file's entry
-   * survives a crash. Runs only between batches. On failure the old file (if any) is kept closed
-   * and the caller has the open retried with backoff. Returns what went wrong, or null.
-   */
-  private openNow(): NodeJS.ErrnoException | null {
-    let fd: number;
-    try {
-      fs.mkdirSync(dirname(this.opts.path), { recursive: true, mode: 0o750 });
-      fd = fs.openSync(this.opts.path, fs.constants.O_RDWR | fs.constants.O_APPEND | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW, 0o640);
-    } catch (err) {
-      const e = err as NodeJS.ErrnoException;
-      if (e.code === 'ELOOP') e.message = 'is a symbolic link; name the file itself (opened with O_NOFOLLOW)';
-      this.closeFd();
-      return e;
-    }
-    if (!fs.fstatSync(fd).isFile()) {
-      fs.closeSync(fd);
-      this.closeFd();
-      return Object.assign(new Error('is not a regular file (a FIFO, socket or device)'), { code: 'ENOTREG' });
-    }
-    try {
-      const cut = cutTornTail(fd);
-      if (cut) this.opts.log.warn({ stage: 'sending', file: this.opts.path, bytes: cut }, 'cut torn tail of audit file');
-      if (this.opts.durability === 'fsync') syncDir(dirname(this.opts.path));
-    } catch (err) {
-      fs.closeSync(fd);
-      this.closeFd();
-      return err as NodeJS.ErrnoException;
-    }
-    this.closeFd();
-    const st = fs.fstatSync(fd);
-    this.fd = fd;
-    this.ino = st.ino;
-    this.dev = st.dev;
-    this.reopens++;
-    this.openRetryMs = OPEN_RETRY_MIN_MS;
-    this.openFailing = false;
-    this.opts.log.info({ stage: 'sending', file: this.opts.path, size: st.size }, 'audit file open');
-    return null;
-  }
-
-  private closeFd(): void {
-    if (this.fd === null) return;
-    try {
-      fs.closeSync(this.fd);
-    } catch {
-      // Already unusable; nothing of ours is lost by not closing it cleanly.
-    }
-    this.fd = null;
-  }
-
-  private retryOpen(err: NodeJS.ErrnoException): void {
-    if (!this.openFailing) {
-      this.openFailing = true;
-      this.opts.log.error({ stage: 'sending', err: { code: err.code, message: err.message }, file: this.opts.path }, 'cannot open audit file; retrying');
-    }
-    this.opts.onError?.('OPEN_FAILED');
-    if (this.closing || this.openRetry) return;
-    this.openRetry = setTimeout(() => {
-      this.openRetry = null;
+    if (this.reopenWanted) return;
+    this.file.checkMoved((reason) => {
+      if (reason === null) return;
+      this.opts.log.info({ stage: 'sending', file: this.opts.path, reason }, 'audit file moved; reopening');
       this.reopen();
-    }, this.openRetryMs);
-    this.openRetry.unref();
-    this.openRetryMs = Math.min(this.openRetryMs * 2, OPEN_RETRY_MAX_MS);
+    });
   }
 }

@@ -49,6 +49,7 @@ export function createAdminApp(deps: Pick<CallbackDeps, 'writer' | 'metrics'>): 
   });
   router.get('/metrics', async (ctx) => {
     metrics.queueBytes.set(writer.queueBytes);
+    metrics.waiting.set(writer.waiting);
     metrics.reopens.set(writer.reopens);
     metrics.ready.set(writer.ready ? 1 : 0);
     ctx.type = metrics.registry.contentType;

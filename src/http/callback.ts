@@ -5,7 +5,7 @@
  * module, and its lines are appended, the reply sent only after the writer confirms them; any other
  * command's body is read and discarded unparsed, and answered OK.
  */
-import { setImmediate } from 'node:timers/promises';
+import { setImmediate, setTimeout as sleep } from 'node:timers/promises';
 import type { Context, Middleware } from 'koa';
 import bodyParser from 'koa-bodyparser';
 import type { Logger } from 'pino';
@@ -137,6 +137,9 @@ export function callbackRoute(deps: CallbackDeps): Middleware {
 
   const audited = async (ctx: Context, module: CallbackModule) => {
     const state = ctx.state as Required<CallbackState>;
+    // Past the queue's bound the body is not read until there is room (TCP pushes back on the
+    // sender); at the deadline, OVERLOADED with nothing written, and Tencent may resend.
+    if (!writer.hasRoom) await writer.room(state.receivedAt);
     await parsers.get(module.command)!(ctx, parsed);
     const raw = (ctx.request as { rawBody?: string }).rawBody ?? '';
     if (raw.length === 0) throw new AppError('BAD_JSON', 'empty body');
@@ -153,16 +156,34 @@ export function callbackRoute(deps: CallbackDeps): Middleware {
     // Every line repeats the shared fields: bound what this body may ask to be written (docs/security.md).
     const maxBytes = Math.min(writer.maxBytes, OUTPUT_FLOOR + outputPerBodyByte * Buffer.byteLength(raw));
     const lines = await module.toLines(body, state as RequestFacts, maxBytes);
-    await writer.append(lines.text, state.receivedAt);
+    await writer.append(lines.text, state.receivedAt, lines.ids);
     metrics.lines.inc(lines.count);
     okByCommand.get(module.command)!.inc();
     replyOk(ctx);
+  };
+
+  /**
+   * A fault is never answered before Tencent has given up (issue #19): the IM backend ignores the
+   * reply to an after-callback and resends only what timed out, so a quick 503 loses the exit for
+   * good. The writer and the wait for room answer at the deadline already; anything else that is
+   * not the caller's fault (a bug: INTERNAL) waits for it here.
+   */
+  const held = async (ctx: Context, module: CallbackModule) => {
+    try {
+      await audited(ctx, module);
+    } catch (err) {
+      if (!(err instanceof AppError) || err.status >= 500) {
+        const wait = (ctx.state as CallbackState).receivedAt! + config.limits.requestDeadlineMs - Date.now();
+        if (wait > 0) await sleep(wait);
+      }
+      throw err;
+    }
   };
 
   const parsed = async () => {};
   return async function callback(ctx: Context) {
     check(ctx);
     const module = callbacks.get((ctx.state as CallbackState).command!);
-    await (module ? audited(ctx, module) : notAudited(ctx));
+    await (module ? held(ctx, module) : notAudited(ctx));
   };
 }

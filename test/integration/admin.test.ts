@@ -43,7 +43,7 @@ t.test('/healthz and /readyz; the admin port serves nothing else', async (t) => 
 
 t.test('an audit file that cannot be opened: /readyz 503, callbacks 503 NOT_READY, errors counted', async (t) => {
   // A path under a regular file cannot be created (ENOTDIR), whoever runs the test.
-  const svc = await startTest(t, { audit: { file: '/dev/null/member-exit.ndjson' } });
+  const svc = await startTest(t, { audit: { file: '/dev/null/member-exit.ndjson' }, limits: { requestDeadlineMs: 300 }, shutdownGraceMs: 500 });
   const ready = await request(svc.adminPort, { method: 'GET', path: '/readyz' });
   t.equal(ready.status, 503);
   t.same(ready.json, { status: 'not ready', queueBytes: 0 });
@@ -54,4 +54,7 @@ t.test('an audit file that cannot be opened: /readyz 503, callbacks 503 NOT_READ
   t.ok(metric(m, 'member_exit_audit_errors_total{type="OPEN_FAILED"}') >= 1);
   t.equal(metric(m, 'member_exit_audit_errors_total{type="NOT_READY"}'), 1);
   t.equal(metric(m, 'member_exit_audit_ready'), 0);
+  t.equal(metric(m, 'member_exit_audit_waiting_callbacks'), 0, 'its caller was answered; its line waits in the queue');
+  t.ok(metric(m, 'member_exit_audit_queue_bytes') > 0);
+  t.equal(await svc.stop(), false, 'a stop with a line that could never be written says so');
 });

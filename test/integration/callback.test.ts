@@ -38,11 +38,21 @@ t.test('the real capture without EventTime: time is the receive time, id random'
 });
 
 t.test('a retried callback with EventTime yields the same ids', async (t) => {
-  const svc = await startTest(t);
+  const svc = await startTest(t, { audit: { dedupWindowMs: 0 } });
   await post(svc.port, exitBody());
   await post(svc.port, exitBody());
   const [a, b] = readLines(svc.file);
   t.equal(a!.id, b!.id);
+});
+
+t.test('a resend within audit.dedupWindowMs is acknowledged and not written again; a new member of it is', async (t) => {
+  const svc = await startTest(t);
+  t.equal((await post(svc.port, exitBody())).status, 200);
+  t.equal((await post(svc.port, exitBody())).status, 200, 'the resend is acknowledged: its lines are on disk');
+  t.equal((await post(svc.port, exitBody({ ExitMemberList: [{ Member_Account: 'jared' }, { Member_Account: 'tommy' }] }))).status, 200);
+  t.same(readLines(svc.file).map((l) => l.member), ['jared', 'tommy'], 'each member once');
+  const metrics = (await request(svc.adminPort, { method: 'GET', path: '/metrics' })).text;
+  t.match(metrics, /member_exit_audit_lines_duplicate_total 2/, 'the skipped lines are counted');
 });
 
 t.test('the body is JSON whatever Content-Type says', async (t) => {
@@ -66,7 +76,7 @@ t.test('query parameters are read by name, in any order; absent ClientIP/OptPlat
 });
 
 t.test('EventTime as integer, numeric string, or absent', async (t) => {
-  const svc = await startTest(t);
+  const svc = await startTest(t, { audit: { dedupWindowMs: 0 } });
   t.equal((await post(svc.port, exitBody({ EventTime: 1670574414123 }))).status, 200);
   t.equal((await post(svc.port, exitBody({ EventTime: '1670574414123' }))).status, 200);
   t.equal((await post(svc.port, exitBody({ EventTime: undefined }))).status, 200);

@@ -27,7 +27,7 @@ t.test('--config FILE and MEMBER_EXIT_AUDIT_CONFIG lay a file over the defaults;
   });
   for (const [args, env] of [[['--config', join(dir, 'a.json')], {}], [[], { MEMBER_EXIT_AUDIT_CONFIG: join(dir, 'a.json') }]] as const) {
     const p = await runListening([...args], { ...env, AUDIT_FILE: join(dir, 'env.ndjson') }, dir);
-    t.equal((await post(p.port, exitBody(), { SdkAppid: '1400000777' })).status, 200);
+    t.equal((await post(p.port, exitBody({ ExitMemberList: [{ Member_Account: `m${args.length}` }] }), { SdkAppid: '1400000777' })).status, 200);
     t.equal((await post(p.port, exitBody(), { SdkAppid: '1400000000' })).status, 403, 'apps replaced by the file');
     p.child.kill('SIGTERM');
     t.equal((await p.exited).code, 0);

@@ -184,6 +184,7 @@ t.test('native HTTPS, and SIGHUP-style reload of the certificate', async (t) => 
   };
   makeCert('first');
   const svc = await startLogged(t, { tls: { certFile: join(dir, 'cert.pem'), keyFile: join(dir, 'key.pem') } });
+  let n = 0;
   const call = () =>
     new Promise<{ status: number; cn: string }>((resolve, reject) => {
       const req = https.request(
@@ -195,7 +196,7 @@ t.test('native HTTPS, and SIGHUP-style reload of the certificate', async (t) => 
         },
       );
       req.on('error', reject);
-      req.end(JSON.stringify(exitBody()));
+      req.end(JSON.stringify(exitBody({ ExitMemberList: [{ Member_Account: `tls-${++n}` }] })));
     });
   t.same(await call(), { status: 200, cn: 'first' });
   makeCert('second');

@@ -1,0 +1,199 @@
+/**
+ * What waits for the disk, and who waits for it: the callbacks' lines in the order they came, the
+ * callers to answer once *their* lines are on disk, and the callers waiting for room.
+ *
+ * Nothing taken in is ever dropped (issue #19): Tencent ignores the reply to an after-callback and
+ * resends only what timed out, so an exit answered with a quick FAIL is lost for good. A caller
+ * whose lines are not on disk by its deadline (set above Tencent's 2 s timeout) is answered with
+ * the fault of the moment, and its lines stay queued and are written when the disk allows.
+ * Memory is bounded the other way round: past `maxBytes`, new callers wait for room before their
+ * body is read (TCP pushes back on the IM backend), and are answered OVERLOADED at their deadline
+ * if none came, having added nothing.
+ */
+import { AppError, type ErrorName } from '../errors.js';
+import { RecentIds } from './recent-ids.js';
+
+/** The lines of one callback (or what is left of them after duplicates were dropped). */
+export interface Entry {
+  data: string | Buffer;
+  bytes: number;
+  /** Callers answered when this entry is on disk (its own, and any resend that waits for it). */
+  waiters: Waiter[];
+  written: boolean;
+}
+
+/** One caller: answered OK when every entry it waits for is on disk, or with a fault at `expires`. */
+interface Waiter {
+  expires: number;
+  remaining: number;
+  answered: boolean;
+  lines: number;
+  resolve(): void;
+  reject(err: AppError): void;
+}
+
+interface RoomWaiter {
+  expires: number;
+  resolve(): void;
+  reject(err: AppError): void;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** Stands for lines read back from the file at start: written long ago. */
+const ON_DISK: Entry = { data: EMPTY, bytes: 0, waiters: [], written: true };
+
+/** Lines in `data` (each ends in a newline). */
+export function countLines(data: string | Buffer): number {
+  let n = 0;
+  if (typeof data === 'string') for (let at = data.indexOf('\n'); at !== -1; at = data.indexOf('\n', at + 1)) n++;
+  else for (let at = data.indexOf(0x0a); at !== -1; at = data.indexOf(0x0a, at + 1)) n++;
+  return n;
+}
+
+/** `data` without the lines whose index is marked in `drop`. */
+function dropLines(data: string | Buffer, drop: readonly boolean[]): string {
+  return data
+    .toString()
+    .split('\n')
+    .slice(0, -1)
+    .filter((_, i) => !drop[i])
+    .map((l) => l + '\n')
+    .join('');
+}
+
+export interface QueueOptions {
+  /** Bytes that may wait for the disk before new callers wait for room. */
+  maxBytes: number;
+  /** A caller is answered at most this long after it arrived. */
+  deadlineMs: number;
+  /** Ids taken in within this window are not written again (0: no deduplication), at most `maxIds` remembered. */
+  dedupWindowMs: number;
+  dedupMaxIds: number;
+  /** Told about each caller answered with a fault, and about lines skipped or written late. */
+  onAnswered?: (code: ErrorName) => void;
+  onLines?: (kind: 'duplicate' | 'late', n: number) => void;
+}
+
+export class WriteQueue {
+  /** Entries not yet handed to a write, oldest first. */
+  entries: Entry[] = [];
+  /** Bytes of every entry not yet on disk, in a write or not. */
+  heldBytes = 0;
+  private readonly waiters = new Set<Waiter>();
+  private roomWaiters: RoomWaiter[] = [];
+  private readonly recent: RecentIds<Entry> | null;
+
+  constructor(private readonly opts: QueueOptions) {
+    this.recent = opts.dedupWindowMs > 0 ? new RecentIds(opts.dedupWindowMs, opts.dedupMaxIds) : null;
+  }
+
+  get hasRoom(): boolean {
+    return this.heldBytes < this.opts.maxBytes;
+  }
+
+  /** Callers waiting for their lines (or for room). */
+  get callers(): number {
+    return this.waiters.size + this.roomWaiters.length;
+  }
+
+  /** Ids found in the file at start: a resend of those is not written again. */
+  remember(ids: readonly string[]): void {
+    for (const id of ids) this.recent?.add(id, ON_DISK);
+  }
+
+  /** Resolves once there is room; rejects OVERLOADED at the caller's deadline if none came. */
+  room(since: number): Promise<void> {
+    if (this.hasRoom) return Promise.resolve();
+    return new Promise((resolve, reject) => this.roomWaiters.push({ expires: since + this.opts.deadlineMs, resolve, reject }));
+  }
+
+  /**
+   * Take in one callback's lines (`ids`: their stable ids, line by line, when they have them).
+   * Resolves when they are on disk; a line whose id was taken in lately is not queued again, and
+   * the caller then waits for that earlier copy instead.
+   */
+  add(data: string | Buffer, since: number, ids?: readonly string[]): { entry: Entry | null; done: Promise<void> } {
+    let entry: Entry | null = null;
+    const done = new Promise<void>((resolve, reject) => {
+      const w: Waiter = { expires: since + this.opts.deadlineMs, remaining: 0, answered: false, lines: 0, resolve, reject };
+      let text = data;
+      if (ids && this.recent) text = this.dropSeen(data, ids, w);
+      if (text.length) {
+        entry = { data: text, bytes: Buffer.byteLength(text), waiters: [w], written: false };
+        w.remaining++;
+        w.lines = countLines(text);
+        this.entries.push(entry);
+        this.heldBytes += entry.bytes;
+        if (ids && this.recent) for (const id of ids) if (!this.recent.get(id)) this.recent.add(id, entry);
+      }
+      if (w.remaining === 0) resolve();
+      else this.waiters.add(w);
+    });
+    return { entry, done };
+  }
+
+  /** `data` without lines already taken in; the waiter waits for the earlier copies still queued. */
+  private dropSeen(data: string | Buffer, ids: readonly string[], w: Waiter): string | Buffer {
+    let drop: boolean[] | null = null;
+    const earlier = new Set<Entry>();
+    for (let i = 0; i < ids.length; i++) {
+      const prior = this.recent!.get(ids[i]!);
+      if (prior === undefined) continue;
+      (drop ??= new Array<boolean>(ids.length).fill(false))[i] = true;
+      if (!prior.written) earlier.add(prior);
+    }
+    if (drop === null) return data;
+    for (const e of earlier) {
+      e.waiters.push(w);
+      w.remaining++;
+    }
+    this.opts.onLines?.('duplicate', drop.filter(Boolean).length);
+    return dropLines(data, drop);
+  }
+
+  /** `bytes` of held lines reached the disk: make room. */
+  release(bytes: number): void {
+    this.heldBytes -= bytes;
+    while (this.roomWaiters.length && this.hasRoom) this.roomWaiters.shift()!.resolve();
+  }
+
+  /** An entry is on disk: answer whoever waited for it and nothing else. */
+  written(e: Entry): void {
+    e.written = true;
+    e.data = EMPTY; // the recent-ids set keeps the entry, not its lines
+    for (const w of e.waiters) {
+      if (--w.remaining > 0) continue;
+      this.waiters.delete(w);
+      if (w.answered) this.opts.onLines?.('late', w.lines);
+      else {
+        w.answered = true;
+        w.resolve();
+      }
+    }
+    e.waiters = [];
+  }
+
+  /** Answer the callers whose deadline has passed: `code` for those whose lines are queued, OVERLOADED for those still waiting for room. */
+  expire(now: number, code: ErrorName): void {
+    for (const w of this.waiters) {
+      if (w.expires > now) continue;
+      this.waiters.delete(w);
+      w.answered = true;
+      this.opts.onAnswered?.(code);
+      w.reject(new AppError(code));
+    }
+    if (this.roomWaiters.length === 0) return;
+    this.roomWaiters = this.roomWaiters.filter((r) => {
+      if (r.expires > now) return true;
+      this.opts.onAnswered?.('OVERLOADED');
+      r.reject(new AppError('OVERLOADED'));
+      return false;
+    });
+  }
+
+  /** At exit: refuse whoever still waits for room (they added nothing). */
+  refuseRoom(): void {
+    for (const r of this.roomWaiters.splice(0)) r.reject(new AppError('SHUTTING_DOWN'));
+  }
+}

@@ -6,7 +6,7 @@
 import { setImmediate } from 'node:timers/promises';
 import Type, { type Static, type TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
-import { planLines, type ExitEvent } from '../audit/line.js';
+import { planLines, type ExitEvent, type Member } from '../audit/line.js';
 import { AppError } from '../errors.js';
 import { describeErrors } from '../schema-errors.js';
 import type { CallbackEntry, CommandLimits, RequestFacts, SchemaLimits } from './types.js';
@@ -35,9 +35,12 @@ export const account = (limits: SchemaLimits, minLength = 1) => bytes(limits.acc
 export const groupId = (limits: SchemaLimits) => bytes(limits.groupIdBytes);
 export const word = (limits: SchemaLimits) => bytes(limits.wordBytes);
 
-/** `[{"Member_Account": "..."}, ...]`: one to `limits.members` entries. */
+/** `[{"Member_Account": "..."}, ...]`: `minItems` (default one) to `limits.members` entries. */
 export const member = (limits: SchemaLimits) => Type.Object({ Member_Account: account(limits) });
-export const memberList = (limits: CommandLimits & SchemaLimits) => Type.Array(member(limits), { minItems: 1, maxItems: limits.members });
+export const memberList = (limits: CommandLimits & SchemaLimits, minItems = 1) => Type.Array(member(limits), { minItems, maxItems: limits.members });
+
+/** The accounts of a checked member list. */
+export const accounts = (list: readonly { Member_Account: string }[]): string[] => list.map((m) => m.Member_Account);
 
 /** Documented as Integer, sent as a string in the documented samples, absent in real captures. */
 export const eventTime = () =>
@@ -81,8 +84,11 @@ export interface AuditedCommand<S extends TSchema> {
   listKey: string;
   /** The fields every line of a checked body shares (the request's facts and EventTime are added). */
   event: (body: Static<S>) => Omit<ExitEvent, keyof RequestFacts | 'eventTime'>;
-  /** The member list of a checked body. */
-  members: (body: Static<S>) => readonly { Member_Account: string }[];
+  /**
+   * The members of a checked body; null stands for the whole group (a Community dismissal comes
+   * without a member list). May refuse a body the schema alone cannot (INVALID_CALLBACK).
+   */
+  members: (body: Static<S>) => readonly Member[];
 }
 
 /**
@@ -102,7 +108,7 @@ export function auditedCommand<S extends TSchema>(spec: AuditedCommand<S>): Call
           const eventTime = check(body);
           const b = body as Static<S>;
           const event = { ...facts, ...spec.event(b), eventTime };
-          const members = spec.members(b).map((m) => m.Member_Account);
+          const members = spec.members(b);
           // A long list: other requests get a turn between the check and the plan (a few ms each).
           if (members.length > YIELD_MEMBERS) await setImmediate();
           const plan = planLines(event, members, maxBytes);

@@ -3,9 +3,12 @@
  * through the REST API destroy_group. Tencent sends no member-exit callback then, so every member
  * of `MemberList` gets a line like a member-exit one, with `exitType` `Destroyed` and `operator`
  * null: the callback does not say who dismissed the group (Tencent IM, "After a Group Is Disbanded").
+ * For a Community, Tencent sends no `MemberList` at all ("This field will not be returned for
+ * communities"): the group then gets one line of its own, with `member` null too (issue #19).
  */
 import Type from 'typebox';
-import { account, auditedCommand, eventTime, groupId, memberList, word } from './fields.js';
+import { AppError } from '../errors.js';
+import { accounts, auditedCommand, eventTime, groupId, memberList, word } from './fields.js';
 import type { CommandLimits, SchemaLimits } from './types.js';
 
 export const COMMAND = 'Group.CallbackAfterGroupDestroyed';
@@ -15,7 +18,8 @@ export function groupDestroyedSchema(limits: CommandLimits & SchemaLimits) {
     CallbackCommand: Type.Literal(COMMAND),
     GroupId: groupId(limits),
     Type: word(limits),
-    MemberList: memberList(limits),
+    // Optional, and possibly empty, for a Community only: checked in `members` below.
+    MemberList: Type.Optional(memberList(limits, 0)),
     EventTime: eventTime(),
   });
 }
@@ -27,5 +31,9 @@ export const groupDestroyed = auditedCommand({
   listKey: 'MemberList',
   schema: groupDestroyedSchema,
   event: (b) => ({ groupId: b.GroupId, groupType: b.Type, exitType: 'Destroyed', operator: null }),
-  members: (b) => b.MemberList,
+  members: (b) => {
+    if (b.MemberList?.length) return accounts(b.MemberList);
+    if (b.Type === 'Community') return [null];
+    throw new AppError('INVALID_CALLBACK', `/MemberList: ${b.MemberList ? 'must not be empty' : 'is required'} (Tencent leaves it out only for a Community)`);
+  },
 });

@@ -4,7 +4,7 @@
  * line per distinct member.
  */
 import Type from 'typebox';
-import { account, auditedCommand, eventTime, groupId, memberList, word } from './fields.js';
+import { account, accounts, auditedCommand, eventTime, groupId, memberList, word } from './fields.js';
 import type { CommandLimits, SchemaLimits } from './types.js';
 
 export const COMMAND = 'Group.CallbackAfterMemberExit';
@@ -29,5 +29,5 @@ export const memberExit = auditedCommand({
   listKey: 'ExitMemberList',
   schema: memberExitSchema,
   event: (b) => ({ groupId: b.GroupId, groupType: b.Type, exitType: b.ExitType, operator: b.Operator_Account }),
-  members: (b) => b.ExitMemberList,
+  members: (b) => accounts(b.ExitMemberList),
 });

@@ -50,7 +50,7 @@ const TABLE_COLUMNS: [string, (l: AuditLine, local: boolean) => string][] = [
   ['GROUP', (l) => l.groupId],
   ['EXIT', (l) => l.exitType],
   ['OPERATOR', (l) => l.operator ?? '-'],
-  ['MEMBER', (l) => l.member],
+  ['MEMBER', (l) => l.member ?? '-'],
 ];
 
 

@@ -74,7 +74,8 @@ t.test('a body past limits.otherBodyBytes: 413 with Connection: close, and the c
 });
 
 t.test("Tencent's GroupDestroyed sample: one Destroyed line per member, operator null", async (t) => {
-  const svc = await startTest(t);
+  // Deduplication off, to see the id rule: a resend carries the same ids.
+  const svc = await startTest(t, { audit: { dedupWindowMs: 0 } });
   const body = readFileSync(FIXTURES + 'group-destroyed-doc-sample.json');
   const path = `/?SdkAppid=1400000000&CallbackCommand=${DESTROYED}&contenttype=json&ClientIP=10.0.0.7&OptPlatform=RESTAPI`;
   const res = await request(svc.port, { path, body });
@@ -101,14 +102,34 @@ t.test("Tencent's GroupDestroyed sample: one Destroyed line per member, operator
 t.test('a dismissal is checked like any audited callback', async (t) => {
   const svc = await startTest(t);
   const send = (body: unknown) => post(svc.port, body, { CallbackCommand: DESTROYED });
-  const good = { CallbackCommand: DESTROYED, GroupId: 'g', Type: 'Community', MemberList: [{ Member_Account: 'a' }] };
-  t.match((await send({ ...good, MemberList: [] })).json, { ErrorCode: 40003, ErrorInfo: /\/MemberList: must not have fewer than 1/ });
+  const good = { CallbackCommand: DESTROYED, GroupId: 'g', Type: 'Public', MemberList: [{ Member_Account: 'a' }] };
+  t.match((await send({ ...good, MemberList: [] })).json, { ErrorCode: 40003, ErrorInfo: /\/MemberList: must not be empty \(Tencent leaves it out only for a Community\)/ });
+  t.match((await send({ ...good, MemberList: undefined })).json, { ErrorCode: 40003, ErrorInfo: /\/MemberList: is required/ });
+  t.match((await send({ ...good, MemberList: [{}] })).json, { ErrorCode: 40003, ErrorInfo: /\/MemberList\/0/ });
   t.match((await send({ ...good, GroupId: 7 })).json, { ErrorCode: 40003, ErrorInfo: /\/GroupId: must be string/ });
   t.equal((await send('{"CallbackCommand":')).json.ErrorCode, 40001);
   t.equal((await send({ ...good, CallbackCommand: 'Group.CallbackAfterMemberExit' })).json.ErrorCode, 40004, 'query and body disagree: an audited command is refused');
   t.equal(statSync(svc.file).size, 0);
   t.equal((await send({ ...good, EventTime: undefined })).status, 200, 'without EventTime, like real captures');
   t.match(readLines(svc.file)[0], { exitType: 'Destroyed', operator: null, eventTime: null });
+});
+
+// Issue #19: "This field will not be returned for communities" (Tencent, "After a Group Is Disbanded").
+t.test('a Community dismissal without MemberList: exactly one line for the group; a resend gives the same id', async (t) => {
+  const body = { CallbackCommand: DESTROYED, GroupId: '@TGS#_@TGS#cQVLVHIM62CJ', Type: 'Community', Owner_Account: 'leckie', Name: 'c', EventTime: '1670574414123' };
+  for (const dedupWindowMs of [0, 300000]) {
+    const svc = await startTest(t, { audit: { dedupWindowMs } });
+    t.same((await post(svc.port, body, { CallbackCommand: DESTROYED })).json, OK);
+    const [line, ...rest] = readLines(svc.file);
+    t.same(rest, [], 'one line');
+    t.match(line, { event: 'group.member.exit', groupId: '@TGS#_@TGS#cQVLVHIM62CJ', groupType: 'Community', exitType: 'Destroyed', operator: null, member: null, eventTime: 1670574414123, time: '2022-12-09T08:26:54.123Z' });
+    t.match(readFileSync(svc.file, 'utf8'), /"operator":null,"member":null,"eventTime":1670574414123,/, 'member null in its place: same key order');
+    t.same((await post(svc.port, { ...body, MemberList: [] }, { CallbackCommand: DESTROYED })).json, OK, 'an empty list for a Community: the same');
+    const all = readLines(svc.file);
+    if (dedupWindowMs === 0) t.same(all.map((l) => l.id), [line!.id, line!.id], 'the resend: the same id');
+    else t.equal(all.length, 1, 'with deduplication on, the resend is not written again');
+    await svc.stop();
+  }
 });
 
 t.test("the 100,000 members of Tencent's largest group: one batch, each line once, answered OK", async (t) => {

@@ -4,7 +4,9 @@
 import { writeFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 
-const { PORT, CONNECTIONS, DURATION, MEMBERS, PREFIX, ACKED_FILE } = process.env;
+// RATE: callbacks a second over all connections (autocannon's overallRate; default: as fast as
+// answered). TIMEOUT: seconds before a request is given up, as Tencent does after 2 s.
+const { PORT, CONNECTIONS, DURATION, MEMBERS, PREFIX, ACKED_FILE, RATE, TIMEOUT } = process.env;
 const members = Number(MEMBERS);
 const query = '/?SdkAppid=1400000000&CallbackCommand=Group.CallbackAfterMemberExit&contenttype=json&ClientIP=10.0.0.7&OptPlatform=Android';
 let n = 0;
@@ -20,6 +22,8 @@ const result = await autocannon({
   url: `http://127.0.0.1:${PORT}`,
   connections: Number(CONNECTIONS),
   duration: Number(DURATION),
+  ...(RATE ? { overallRate: Number(RATE) } : {}),
+  ...(TIMEOUT ? { timeout: Number(TIMEOUT) } : {}),
   requests: [
     {
       method: 'POST',

@@ -4,7 +4,7 @@
 //
 // Env: DURATION (s per run, default 5), RUNS (repeats, median taken, default 3), SOAK (s of the
 // memory soak at 64 connections, default 60; 0 skips), ONLY (a substring of a row's name, or
-// `dismissal` or `hostile`), SERVICE_NODE_FLAGS (V8 flags for the service only), SERVICE_CONFIG (a
+// `dismissal`, `hostile` or `hold`), HOLD_S and HOLD_RATE (the hold row: seconds of full disk, callbacks a second), SERVICE_NODE_FLAGS (V8 flags for the service only), SERVICE_CONFIG (a
 // config file for the service only), DISMISSALS (100,000-member dismissals in the dismissal row, default 3).
 import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
@@ -106,12 +106,12 @@ function get(port, path) {
 }
 
 /** The load generator on CPU 1. */
-function runLoad(port, connections, members, duration, dir, prefix = 'b') {
+function runLoad(port, connections, members, duration, dir, prefix = 'b', extraEnv = {}) {
   const ackedFile = join(dir, `acked-${prefix}.json`);
   const [cmd, args] = pinned(1, [join(ROOT, 'bench/load.mjs')]);
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, {
-      env: { ...process.env, PORT: String(port), CONNECTIONS: String(connections), DURATION: String(duration), MEMBERS: String(members), PREFIX: prefix, ACKED_FILE: ackedFile },
+      env: { ...process.env, PORT: String(port), CONNECTIONS: String(connections), DURATION: String(duration), MEMBERS: String(members), PREFIX: prefix, ACKED_FILE: ackedFile, ...extraEnv },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';
@@ -351,7 +351,8 @@ async function hostile() {
     let n = 0;
     const attacker = async (kind) => {
       while (!stop) {
-        const body = kind === 'accepted' ? accepted : n++ % 2 ? tooBig : badLast;
+        // Each accepted one a new event (its own EventTime): a repeat would not be written again (audit.dedupWindowMs).
+        const body = kind === 'accepted' ? accepted.replace('"EventTime":1700000000000', `"EventTime":${1700000000000 + n++}`) : n++ % 2 ? tooBig : badLast;
         const r = await postBody(server.port, query, body);
         (r.status === 200 ? got.accepted : r.status === 413 || r.status === 400 ? got.refused : got.other).push({ ms: r.ms, status: r.status, kb: body.length / 1024 });
       }
@@ -412,6 +413,95 @@ async function hostile() {
   }
 }
 
+/**
+ * What holding costs (issue #19): the disk full for HOLD_S (30) seconds while callbacks arrive at
+ * HOLD_RATE (1,000) a second from a client that, like Tencent's, gives up after 2 s and opens a
+ * new connection. Sampled every second: the service's open sockets, RSS, queued bytes and waiting
+ * callbacks; then, once the disk is back, how long the backlog takes to reach the disk. Needs a
+ * tmpfs (root); skipped otherwise.
+ */
+async function holding() {
+  const seconds = Number(process.env.HOLD_S ?? 30);
+  const rate = Number(process.env.HOLD_RATE ?? 1000);
+  const dir = mkdtempSync(join(tmpdir(), 'mea-bench-hold-'));
+  const mnt = join(dir, 'audit');
+  const { mkdirSync, statfsSync, unlinkSync, writeFileSync } = await import('node:fs');
+  mkdirSync(mnt);
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=512m', 'tmpfs', mnt], { stdio: 'pipe' });
+  } catch {
+    rmSync(dir, { recursive: true, force: true });
+    return { skipped: 'cannot mount a tmpfs (not root)' };
+  }
+  try {
+    const server = await startServer('service', 'fsync', dir);
+    const pid = server.child.pid;
+    const { readdirSync, readlinkSync } = await import('node:fs');
+    const sockets = () => {
+      let n = 0;
+      for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+        try {
+          if (readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('socket:')) n++;
+        } catch {
+          // closed meanwhile
+        }
+      }
+      return n;
+    };
+    const metric = async (name) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(await get(server.adminPort, '/metrics'))?.[1] ?? NaN);
+    const samples = [];
+    let phase = 'before';
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        samples.push({ phase, sockets: sockets(), rssMb: rssMb(pid), queueBytes: await metric('member_exit_audit_queue_bytes'), waiting: await metric('member_exit_audit_waiting_callbacks') });
+        await sleep(1000);
+      }
+    })();
+    const total = seconds + 15;
+    const load = runLoad(server.port, Math.ceil(rate * 2.5), 1, total, dir, 'h', { RATE: String(rate), TIMEOUT: '2' });
+    await sleep(5000);
+    const filler = join(mnt, 'filler');
+    const { bavail, bsize } = statfsSync(mnt);
+    writeFileSync(filler, Buffer.alloc(bavail * bsize - 1024));
+    phase = 'full';
+    await sleep(seconds * 1000);
+    unlinkSync(filler);
+    phase = 'after';
+    const back = performance.now();
+    let drainMs = null;
+    while (drainMs === null && performance.now() - back < 60000) {
+      if ((await metric('member_exit_audit_queue_bytes')) === 0) drainMs = Math.round(performance.now() - back);
+      else await sleep(20);
+    }
+    const result = await load;
+    sampling = false;
+    await sampler;
+    await stopServer(server);
+    const full = samples.filter((x) => x.phase === 'full');
+    const max = (k) => Math.max(...full.map((x) => x[k]));
+    return {
+      seconds,
+      rate,
+      reqPerSec: Math.round(result.requestsPerSec),
+      timeouts: result.timeouts,
+      heldSocketsMax: max('sockets'),
+      waitingMax: max('waiting'),
+      queueMBMax: +(max('queueBytes') / 1e6).toFixed(1),
+      rssMbBefore: +Math.max(...samples.filter((x) => x.phase === 'before').map((x) => x.rssMb)).toFixed(1),
+      rssMbMax: +max('rssMb').toFixed(1),
+      backlogDrainMs: drainMs,
+    };
+  } finally {
+    try {
+      execFileSync('umount', ['-l', mnt]);
+    } catch {
+      // already gone
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 const rows = [];
 for (const durability of ['write', 'fsync']) {
   for (const connections of [1, 16, 64, 256]) rows.push({ durability, connections, members: 1 });
@@ -438,6 +528,7 @@ for (const row of rows) {
 
 const dismissals = !ONLY || 'dismissal'.includes(ONLY) ? await dismissal() : null;
 const attack = !ONLY || 'hostile'.includes(ONLY) ? await hostile() : null;
+const hold = !ONLY || 'hold'.includes(ONLY) ? await holding() : null;
 if (attack) process.stderr.write(`hostile: ${JSON.stringify(attack)}\n`);
 if (dismissals) process.stderr.write(`dismissal: ${JSON.stringify(dismissals)}\n`);
 const startup = ONLY ? null : await startupMs();
@@ -478,7 +569,7 @@ if (startup) check('start to first accepted callback < 500 ms', startup.medianMs
 if (memory) check('memory flat over the soak (no growth: second-half RSS slope < +1 MB/min)', memory.secondHalfSlopeMbPerMin < 1, memory.secondHalfSlopeMbPerMin);
 
 const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}, ${HAS_TASKSET ? 'server on CPU 0, load on CPU 1 (taskset)' : 'no taskset: unpinned'}`;
-const out = { date: new Date().toISOString(), machine, serviceNodeFlags: SERVICE_FLAGS.join(" "), durationS: DURATION, runs: RUNS, results, dismissals, hostile: attack, startup, memory, targets };
+const out = { date: new Date().toISOString(), machine, serviceNodeFlags: SERVICE_FLAGS.join(" "), durationS: DURATION, runs: RUNS, results, dismissals, hostile: attack, hold, startup, memory, targets };
 if (!ONLY) (await import('node:fs')).writeFileSync(new URL('./results.json', import.meta.url), JSON.stringify(out, null, 2) + '\n');
 console.log(`\nmember-exit-audit benchmark: ${machine}; ${DURATION} s per run, median of ${RUNS} runs; service flags: ${SERVICE_FLAGS.join(" ") || "none"}\n`);
 console.log(table);
@@ -490,6 +581,8 @@ if (attack) {
   const l = attack.legit;
   console.log(`hostile: legitimate p99 ${l.quiet.p99} ms quiet, ${l.underAttack.p99} ms under attack (max ${l.quiet.max} / ${l.underAttack.max} ms, ${l.quiet.reqPerSec} / ${l.underAttack.reqPerSec} req/s); ${attack.hostileAccepted.count} worst accepted (${attack.hostileAccepted.bodyKB} KB bodies, median ${attack.hostileAccepted.medianMs} ms), ${attack.hostileRefused.count} worst refused (median ${attack.hostileRefused.medianMs} ms); event-loop stall max ${attack.eventLoopLagMaxMs} ms; RSS peak ${attack.rssMb.peak} -> ${attack.rssMb.after3s} MB after 3 s -> ${attack.rssMb.after15s} MB after 15 s`);
 }
+if (hold?.skipped) console.log(`\nholding: skipped (${hold.skipped})`);
+else if (hold) console.log(`\nholding: the disk full for ${hold.seconds} s at ${hold.rate} callbacks/s (2 s client timeout): up to ${hold.heldSocketsMax} sockets and ${hold.waitingMax} callbacks held, ${hold.queueMBMax} MB queued, RSS ${hold.rssMbBefore} -> ${hold.rssMbMax} MB; the backlog on disk ${hold.backlogDrainMs} ms after the disk was back; ${hold.timeouts} client timeouts`);
 if (startup) console.log(`\nstart to first accepted callback: median ${Math.round(startup.medianMs)} ms (${startup.runsMs.join(', ')})`);
 if (memory) console.log(`memory over ${memory.seconds} s at 64 connections (fsync): RSS ${memory.rssMbFirst} -> max ${memory.rssMbMax} -> ${memory.rssMbLast} MB, second-half slope ${memory.secondHalfSlopeMbPerMin} MB/min, ${memory.requests} callbacks`);
 console.log('\ntargets:');

@@ -2,6 +2,10 @@
 /**
  * The `member-exit-audit` command: `serve` (the service), `query`, `verify`.
  */
+// First: catches a SIGHUP that comes while the service loads (src/sighup.ts); released at once
+// for the other commands.
+import { releaseHangup } from './sighup.js';
+
 // Each command loads only what it needs: query must not pay for Koa, pino and prom-client.
 
 const HELP = `Usage: member-exit-audit <command> [options]
@@ -25,6 +29,7 @@ Signals: SIGHUP reopens the audit file; SIGTERM drains and exits 0. Bad config: 
 `;
 
 const [command, ...rest] = process.argv.slice(2);
+if (command !== 'serve') releaseHangup();
 const wantsHelp = rest.includes('--help') || rest.includes('-h');
 switch (command) {
   case 'serve':

@@ -85,7 +85,7 @@ t.test('the listening line is shown at any log level, with the version', async (
   t.teardown(() => p.child.kill('SIGKILL'));
   const line = p.logs.find((r) => r.msg === 'listening')!;
   t.match(line, { level: 30, port: p.port, version: /^\d+\.\d+\.\d+/, node: process.version });
-  t.ok(p.logs.find((r) => r.msg === 'admin listening'), 'and the admin port');
+  t.ok(await p.waitFor((r) => r.msg === 'admin listening'), 'and the admin port');
   t.notOk(p.logs.some((r) => r.msg === 'audit file open'), 'other info lines stay hidden at warn');
   p.child.kill('SIGTERM');
   await p.exited;

@@ -165,8 +165,20 @@ const ConfigSchema = Type.Object(
         requestTimeoutMs: Type.Integer({ minimum: 100 }),
         /** Idle keep-alive connections are closed after this many ms. */
         keepAliveTimeoutMs: Type.Integer({ minimum: 100 }),
-        /** Concurrent connections on the callback listener; more are refused by the kernel queue. */
+        /**
+         * Concurrent connections on the callback listener. Near it, idle connections are closed for
+         * new ones (oldest first, those that never brought an authenticated callback first); with
+         * none idle, a new connection is closed at once. Counted in
+         * member_exit_audit_connections_closed_total.
+         */
         maxConnections: Type.Integer({ minimum: 1 }),
+        /**
+         * Concurrent connections from one source address (trusted proxies, `trustProxy`, are
+         * exempt): past it, that source's oldest idle connection is closed for the new one, or the
+         * new one is refused. Keep it above what the IM backend opens from one address while the
+         * service holds callbacks through a fault (about its rate times 2 s).
+         */
+        maxConnectionsPerSource: Type.Integer({ minimum: 1 }),
       },
       { additionalProperties: false },
     ),
@@ -208,6 +220,7 @@ const BUILT_IN = {
     requestTimeoutMs: 15000,
     keepAliveTimeoutMs: 65000,
     maxConnections: 4096,
+    maxConnectionsPerSource: 1024,
   },
   shutdownGraceMs: 10000,
 };

@@ -35,6 +35,7 @@ export const ERRORS = {
   DEADLINE: { status: 503, errorCode: 50303, info: 'audit write not confirmed within the deadline' },
   NOT_READY: { status: 503, errorCode: 50304, info: 'audit file is not open' },
   SHUTTING_DOWN: { status: 503, errorCode: 50305, info: 'service is shutting down' },
+  TOKEN_MISSING: { status: 503, errorCode: 50306, info: "the app's token file is not in place" },
 } as const satisfies Record<string, { status: number; errorCode: number; info: string }>;
 
 export type ErrorName = keyof typeof ERRORS;

@@ -47,6 +47,13 @@ export function createMetrics() {
     duplicateLines: new client.Counter({ name: 'member_exit_audit_lines_duplicate_total', help: 'Lines not written again: their id was taken in within audit.dedupWindowMs (a resend)', registers: [registry] }),
     lateLines: new client.Counter({ name: 'member_exit_audit_lines_late_total', help: 'Lines written after their caller had been answered 503 at its deadline', registers: [registry] }),
     waiting: new client.Gauge({ name: 'member_exit_audit_waiting_callbacks', help: 'Callbacks waiting for their lines to reach the disk, or for room in the queue', registers: [registry] }),
+    connectionsClosed: new client.Counter({
+      name: 'member_exit_audit_connections_closed_total',
+      help: 'Connections the service closed to keep the listener fair: per_source, limit (the new one refused), reclaimed (an idle one closed for a new one), headers_timeout',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    connections: new client.Gauge({ name: 'member_exit_audit_connections', help: 'Open connections on the callback listener', registers: [registry] }),
     queueBytes: new client.Gauge({ name: 'member_exit_audit_queue_bytes', help: 'Bytes waiting for the disk', registers: [registry] }),
     reopens: new client.Gauge({ name: 'member_exit_audit_file_opens', help: 'Times the audit file was opened (start, SIGHUP, rotation seen)', registers: [registry] }),
     buildInfo: new client.Gauge({

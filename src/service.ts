@@ -2,7 +2,7 @@
  * The service as one object: writer, public listener, admin listener. main.ts wires it to the
  * process (config, signals, exit codes); tests start it in-process on ephemeral ports.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import net, { type AddressInfo } from 'node:net';
@@ -14,6 +14,9 @@ import { buildAccess, RELOADABLE } from './http/access.js';
 import { createAdminApp, createApp, type Lifecycle } from './http/app.js';
 import { inheritedListener } from './http/activation.js';
 import { answerClientErrors } from './http/client-errors.js';
+import { guardConnections } from './http/connections.js';
+import { rawFail } from './http/fail.js';
+import { AppError } from './errors.js';
 import { createMetrics } from './metrics.js';
 import { VERSION } from './version.js';
 
@@ -43,13 +46,27 @@ function listen(server: http.Server, host: string, port: number, fd: number | nu
   });
 }
 
+function fileSize(path: string): number | null {
+  try {
+    return statSync(path).size;
+  } catch {
+    return null;
+  }
+}
+
 /** How long idle keep-alive connections get to send one more request after SIGTERM (answered with Connection: close). */
 const DRAIN_IDLE_MS = 1000;
 
 /** How long the IM backend waits for a reply before it gives up (and, if enabled, resends). */
 const TENCENT_TIMEOUT_MS = 2000;
 
-export async function startService(config: Readonly<Config>, log: Logger): Promise<Service> {
+/** What the process knows that the config does not say, for the start-up summary. */
+export interface StartInfo {
+  /** The config file laid over the defaults, or null (defaults and environment only). */
+  configFile?: string | null;
+}
+
+export async function startService(config: Readonly<Config>, log: Logger, info: StartInfo = {}): Promise<Service> {
   const metrics = createMetrics();
   const writer = new AuditWriter({
     path: config.audit.file,
@@ -85,7 +102,7 @@ export async function startService(config: Readonly<Config>, log: Logger): Promi
         const refused = !app.tokens?.length;
         log.warn(
           { stage: 'receiving', sdkAppId: app.sdkAppId, missing: app.missingTokenFiles },
-          refused ? 'token file missing: every callback of this app is refused until the token is in place' : 'token file missing: the app\'s other tokens still sign',
+          refused ? 'token file missing: every callback of this app is held and answered 503 TOKEN_MISSING until the token is in place' : 'token file missing: the app\'s other tokens still sign',
         );
       } else if (!app.tokens) log.warn({ stage: 'receiving', sdkAppId: app.sdkAppId }, 'callbacks of this app are not authenticated: set a token');
     }
@@ -95,20 +112,33 @@ export async function startService(config: Readonly<Config>, log: Logger): Promi
 
   const lifecycle: Lifecycle = { stopping: false };
   const access = { current: buildAccess(config) };
-  const app = createApp({ config, access, writer, callbacks: buildCallbacks(config), metrics, log, lifecycle });
+  const callbacksOf = buildCallbacks(config);
   const tlsFiles = () => config.tls && { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) };
   // Node checks header/request timeouts every connectionsCheckingInterval (default 30 s): check
-  // often enough that the configured slow-client limits hold.
-  const serverOpts = { connectionsCheckingInterval: Math.min(1000, Math.ceil(config.limits.headersTimeoutMs / 2)) };
-  const server = config.tls
-    ? https.createServer({ ...serverOpts, ...(tlsFiles() as https.ServerOptions) }, app.callback())
-    : http.createServer(serverOpts, app.callback());
+  // often enough that the configured slow-client limits hold. A request without Host is refused
+  // by the app (errorReplies), as a FAIL reply with its warn line, not by Node's bare 400.
+  const serverOpts = { connectionsCheckingInterval: Math.min(1000, Math.ceil(config.limits.headersTimeoutMs / 2)), requireHostHeader: false };
+  const server = config.tls ? https.createServer({ ...serverOpts, ...(tlsFiles() as https.ServerOptions) }) : http.createServer(serverOpts);
   server.headersTimeout = config.limits.headersTimeoutMs;
   server.requestTimeout = config.limits.requestTimeoutMs;
   server.keepAliveTimeout = config.limits.keepAliveTimeoutMs;
-  server.maxConnections = config.limits.maxConnections;
+  const guard = guardConnections(server, {
+    maxConnections: config.limits.maxConnections,
+    maxPerSource: config.limits.maxConnectionsPerSource,
+    exempt: () => access.current.trusted,
+    headersTimeoutMs: config.limits.headersTimeoutMs,
+    log,
+    onClose: (reason) => metrics.connectionsClosed.inc({ reason }),
+    timeoutReply: () => {
+      metrics.callbacks.inc({ command: 'other', result: 'REQUEST_TIMEOUT' });
+      return rawFail(new AppError('REQUEST_TIMEOUT'));
+    },
+  });
+  // After the guard: it counts each request before the app sees it.
+  const app = createApp({ config, access, writer, callbacks: callbacksOf, metrics, log, lifecycle, guard });
+  server.on('request', app.callback());
   answerClientErrors(server, log, metrics);
-  const admin = http.createServer(createAdminApp({ writer, metrics }).callback());
+  const admin = http.createServer(createAdminApp({ writer, metrics, connections: () => guard.open }).callback());
 
   let bound: AddressInfo;
   let adminPort: number;
@@ -126,6 +156,21 @@ export async function startService(config: Readonly<Config>, log: Logger): Promi
   const port = bound.port;
   announce.info({ stage: 'receiving', host: bound.address, port, tls: Boolean(config.tls), activated: activated !== null, version: VERSION, node: process.version }, 'listening');
   announce.info({ stage: 'receiving', host: config.admin.host, port: adminPort }, 'admin listening');
+  // One line an operator can check the set-up against: never a token, only how many.
+  announce.info(
+    {
+      stage: 'starting',
+      configFile: info.configFile ?? null,
+      apps: config.apps.map((a) => ({ sdkAppId: a.sdkAppId, tokens: a.tokens?.length ?? 0, ...(a.missingTokenFiles ? { missingTokenFiles: a.missingTokenFiles.length } : {}) })),
+      trail: { file: config.audit.file, bytes: fileSize(config.audit.file), durability: config.audit.durability, chain: config.audit.chain },
+      listen: { host: bound.address, port, tls: Boolean(config.tls), activated: activated !== null },
+      admin: { host: config.admin.host, port: adminPort },
+      requestDeadlineMs: config.limits.requestDeadlineMs,
+      dedupWindowMs: config.audit.dedupWindowMs,
+      audited: [...callbacksOf.keys()],
+    },
+    'started',
+  );
   let running = config;
 
   return {
@@ -176,6 +221,7 @@ export async function startService(config: Readonly<Config>, log: Logger): Promi
       if (!inTime) server.closeAllConnections();
       // http's own clean-up (its connection-check timer); the listener itself is already closed.
       server.close(() => {});
+      guard.stop();
       // What is still queued (a disk that failed) is retried for the rest of the grace; what is
       // left then is counted and logged (its callers were never acknowledged).
       const unwritten = await writer.close(Math.max(0, until - Date.now()));

@@ -31,6 +31,7 @@ t.test('the error table is pinned: codes are a contract', async (t) => {
     DEADLINE: [503, 50303],
     NOT_READY: [503, 50304],
     SHUTTING_DOWN: [503, 50305],
+    TOKEN_MISSING: [503, 50306],
   });
   const codes = Object.values(ERRORS).map((e) => e.errorCode);
   t.equal(new Set(codes).size, codes.length, 'ErrorCodes are unique');

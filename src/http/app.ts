@@ -6,6 +6,7 @@ import Koa from 'koa';
 import { Router } from '@koa/router';
 import { AppError } from '../errors.js';
 import { callbackRoute, type CallbackDeps } from './callback.js';
+import type { Guard } from './connections.js';
 import { errorReplies } from './reply.js';
 
 export interface Lifecycle {
@@ -13,7 +14,7 @@ export interface Lifecycle {
   stopping: boolean;
 }
 
-export function createApp(deps: CallbackDeps & { lifecycle: Lifecycle }): Koa {
+export function createApp(deps: CallbackDeps & { lifecycle: Lifecycle; guard: Guard }): Koa {
   const app = new Koa();
   const path = deps.config.callbackPath;
   const callback = callbackRoute(deps);
@@ -24,7 +25,7 @@ export function createApp(deps: CallbackDeps & { lifecycle: Lifecycle }): Koa {
     throw new AppError('METHOD_NOT_ALLOWED');
   });
   // Replies, errors, and `Connection: close` while stopping, in one middleware.
-  app.use(errorReplies(deps.log, deps.metrics, new Set(deps.callbacks.keys()), deps.lifecycle));
+  app.use(errorReplies(deps.log, deps.metrics, new Set(deps.callbacks.keys()), deps.lifecycle, deps.guard));
   // The one hot route skips the router's per-request matching and composing (11% of a callback's
   // CPU in a profile, docs/performance.md); the router answers everything else.
   const isHot = (url: string) => url.startsWith(path) && (url.length === path.length || url.charCodeAt(path.length) === 63); // '?'
@@ -35,7 +36,7 @@ export function createApp(deps: CallbackDeps & { lifecycle: Lifecycle }): Koa {
   return app;
 }
 
-export function createAdminApp(deps: Pick<CallbackDeps, 'writer' | 'metrics'>): Koa {
+export function createAdminApp(deps: Pick<CallbackDeps, 'writer' | 'metrics'> & { connections?: () => number }): Koa {
   const app = new Koa();
   const router = new Router();
   const { writer, metrics } = deps;
@@ -50,6 +51,7 @@ export function createAdminApp(deps: Pick<CallbackDeps, 'writer' | 'metrics'>): 
   router.get('/metrics', async (ctx) => {
     metrics.queueBytes.set(writer.queueBytes);
     metrics.waiting.set(writer.waiting);
+    if (deps.connections) metrics.connections.set(deps.connections());
     metrics.reopens.set(writer.reopens);
     metrics.ready.set(writer.ready ? 1 : 0);
     ctx.type = metrics.registry.contentType;

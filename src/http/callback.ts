@@ -21,6 +21,7 @@ import { visible } from '../visible.js';
 import { discardBody } from './discard.js';
 import { clientAddress } from './source.js';
 import type { Access } from './access.js';
+import type { Guard } from './connections.js';
 
 /** Lines any callback may write whatever its body's size: a one-member callback is ~400 bytes. */
 const OUTPUT_FLOOR = 64 * 1024;
@@ -41,6 +42,8 @@ export interface CallbackDeps {
   callbacks: ReadonlyMap<string, CallbackModule>;
   metrics: Metrics;
   log: Logger;
+  /** The listener's connections: an authenticated one is marked so (absent in tests of the route alone). */
+  guard?: Pick<Guard, 'trust'>;
 }
 
 /** One value of a query parameter; a repeated one is ambiguous and refused. */
@@ -97,11 +100,20 @@ export function callbackRoute(deps: CallbackDeps): Middleware {
     const q = parseQuery(ctx.req.url ?? '');
     const sdkAppId = single(q, 'SdkAppid');
     const appTokens = sdkAppId === undefined ? undefined : tokens.get(sdkAppId);
-    if (appTokens === undefined) throw new AppError('UNKNOWN_APP');
+    // Named in the refusal and its warn line (the operator's question: which app?), bounded and escaped.
+    if (appTokens === undefined) throw new AppError('UNKNOWN_APP', sdkAppId === undefined ? 'no SdkAppid' : `SdkAppid ${sdkAppId.slice(0, 32)}`);
     state.sdkAppId = sdkAppId;
+    if (appTokens?.length === 0) {
+      // The app's token file is not in place yet (an operator's step, not the caller's fault): fail
+      // closed, but as a fault, held like one, so that Tencent resends once the token is there.
+      state.command = single(q, 'CallbackCommand');
+      throw new AppError('TOKEN_MISSING');
+    }
     if (appTokens !== null) {
       checkSign(appTokens, single(q, 'Sign'), single(q, 'RequestTime'), state.receivedAt, config.maxSkewSeconds);
     }
+    // Its connection is the app's IM backend's: reclaimed only after the others (connections.ts).
+    deps.guard?.trust(ctx.req);
     const command = single(q, 'CallbackCommand');
     if (!command) throw new AppError('MISSING_COMMAND');
     state.command = command;
@@ -168,22 +180,28 @@ export function callbackRoute(deps: CallbackDeps): Middleware {
    * good. The writer and the wait for room answer at the deadline already; anything else that is
    * not the caller's fault (a bug: INTERNAL) waits for it here.
    */
-  const held = async (ctx: Context, module: CallbackModule) => {
-    try {
-      await audited(ctx, module);
-    } catch (err) {
-      if (!(err instanceof AppError) || err.status >= 500) {
-        const wait = (ctx.state as CallbackState).receivedAt! + config.limits.requestDeadlineMs - Date.now();
-        if (wait > 0) await sleep(wait);
-      }
-      throw err;
+  const hold = async (ctx: Context, err: unknown) => {
+    if (!(err instanceof AppError) || err.status >= 500) {
+      const wait = (ctx.state as CallbackState).receivedAt! + config.limits.requestDeadlineMs - Date.now();
+      if (wait > 0) await sleep(wait);
     }
+    throw err;
   };
 
   const parsed = async () => {};
   return async function callback(ctx: Context) {
-    check(ctx);
+    try {
+      check(ctx);
+    } catch (err) {
+      if (callbacks.has((ctx.state as CallbackState).command!)) await hold(ctx, err);
+      throw err;
+    }
     const module = callbacks.get((ctx.state as CallbackState).command!);
-    await (module ? held(ctx, module) : notAudited(ctx));
+    if (!module) return notAudited(ctx);
+    try {
+      await audited(ctx, module);
+    } catch (err) {
+      await hold(ctx, err);
+    }
   };
 }

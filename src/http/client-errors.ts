@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { AppError, type ErrorName } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import { visible } from '../visible.js';
-import { failBody } from './reply.js';
+import { failBody, rawFail } from './fail.js';
 
 /** Node's error codes (llhttp's `HPE_*` and its own) to ours; any other parser error is BAD_REQUEST. */
 function ours(code: string | undefined): ErrorName {
@@ -40,11 +40,7 @@ export function answerClientErrors(server: Server, log: Logger, metrics: Metrics
     const err = refuse(ours(e.code), (socket as { remoteAddress?: string }).remoteAddress, e.code);
     // A reply already under way for the request in flight cannot be followed by another.
     if (inFlight?.headersSent) return socket.destroy();
-    const body = failBody(err);
-    socket.end(
-      `HTTP/1.1 ${err.status} ${STATUS[err.status] ?? 'Error'}\r\nContent-Type: application/json; charset=utf-8\r\n` +
-        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-    );
+    socket.end(rawFail(err));
   });
   server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
     const err = refuse('EXPECTATION_FAILED', req.socket.remoteAddress, undefined);
@@ -53,5 +49,3 @@ export function answerClientErrors(server: Server, log: Logger, metrics: Metrics
     res.end(body);
   });
 }
-
-const STATUS: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };

@@ -9,6 +9,9 @@ import { AppError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import { visible } from '../visible.js';
 import { REFUSED_BY_PARSER } from './client-errors.js';
+import type { Guard } from './connections.js';
+import { failBody } from './fail.js';
+
 
 const OK_BODY = Buffer.from('{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0}');
 
@@ -20,9 +23,6 @@ export function replyOk(ctx: Context): void {
   ctx.body = OK_BODY;
 }
 
-export function failBody(err: AppError): string {
-  return JSON.stringify({ ActionStatus: 'FAIL', ErrorInfo: err.message, ErrorCode: err.errorCode });
-}
 
 /**
  * Errors that are not ours: Koa's or the router's by status; anything else is a bug (INTERNAL).
@@ -42,10 +42,17 @@ export interface ReplyState {
 
 let seq = 0;
 
-export function errorReplies(log: Logger, metrics: Metrics, handled: ReadonlySet<string>, lifecycle: { stopping: boolean }) {
+export function errorReplies(log: Logger, metrics: Metrics, handled: ReadonlySet<string>, lifecycle: { stopping: boolean }, guard: Guard) {
   return async function replies(ctx: Context, next: Next): Promise<void> {
-    if (lifecycle.stopping) ctx.set('Connection', 'close');
+    // Pipelined behind a request whose answer said Connection: close: the connection ends before
+    // an answer could reach the client, so it is not processed (nothing written) at all.
+    if (guard.late(ctx.req)) {
+      ctx.respond = false;
+      return;
+    }
     try {
+      // HTTP/1.1 requires Host (RFC 9112 3.2); Node's own refusal of it was a bare 400 (issue #23).
+      if (ctx.req.headers.host === undefined && ctx.req.httpVersionMinor === 1 && ctx.req.httpVersionMajor === 1) throw new AppError('BAD_REQUEST', 'HTTP/1.1 request without Host');
       await next();
       if (ctx.status === 404 && ctx.body === undefined) throw new AppError('NOT_FOUND');
     } catch (caught) {
@@ -57,9 +64,9 @@ export function errorReplies(log: Logger, metrics: Metrics, handled: ReadonlySet
       const command = state.command && handled.has(state.command) ? state.command : 'other';
       metrics.callbacks.inc({ command, result: err.code });
       ctx.status = err.status;
-      // Refused before the body was all read (413 mid-body, a checksum of the query): the rest of
-      // it would be taken for the next request on a keep-alive connection. Close it after the reply.
-      if (!ctx.req.complete) ctx.set('Connection', 'close');
+      // Refused before the body was all read (413 mid-body, a checksum of the query): close the
+      // connection rather than read the rest, once the requests already received are answered.
+      if (!ctx.req.complete) guard.closeAfter(ctx.req);
       ctx.set('Content-Type', JSON_TYPE);
       ctx.body = failBody(err);
       if (err.status === 405) ctx.set('Allow', 'POST');
@@ -79,6 +86,9 @@ export function errorReplies(log: Logger, metrics: Metrics, handled: ReadonlySet
         else log.warn(entry, 'request refused');
       }
     }
+    // The SIGTERM drain: answered, then closed, after the last request received on the connection.
+    if (lifecycle.stopping) guard.closeAfter(ctx.req);
+    if (guard.closesWith(ctx.req)) ctx.set('Connection', 'close');
   };
 }
 

@@ -38,6 +38,15 @@ export async function startTest(t: Test, over: Record<string, unknown> = {}): Pr
   return Object.assign(svc, { file: config.audit.file, config });
 }
 
+/** startTest, with every log record kept (`records`). */
+export async function startLogged(t: Test, over: Record<string, unknown> = {}): Promise<Service & { file: string; config: Config; records: Record<string, unknown>[] }> {
+  const config = testConfig(t, over);
+  const records: Record<string, unknown>[] = [];
+  const svc = await startService(config, pino({ level: 'debug' }, { write: (s: string) => records.push(JSON.parse(s)) }));
+  t.teardown(() => svc.stop());
+  return Object.assign(svc, { file: config.audit.file, config, records });
+}
+
 export interface Reply {
   status: number;
   headers: http.IncomingHttpHeaders;

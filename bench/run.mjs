@@ -4,7 +4,7 @@
 //
 // Env: DURATION (s per run, default 5), RUNS (repeats, median taken, default 3), SOAK (s of the
 // memory soak at 64 connections, default 60; 0 skips), ONLY (a substring of a row's name, or
-// `dismissal`, `hostile` or `hold`), HOLD_S and HOLD_RATE (the hold row: seconds of full disk, callbacks a second), SERVICE_NODE_FLAGS (V8 flags for the service only), SERVICE_CONFIG (a
+// `dismissal`, `hostile`, `hold` or `holders`), HOLD_S and HOLD_RATE (the hold row: seconds of full disk, callbacks a second), SERVICE_NODE_FLAGS (V8 flags for the service only), SERVICE_CONFIG (a
 // config file for the service only), DISMISSALS (100,000-member dismissals in the dismissal row, default 3).
 import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
@@ -502,6 +502,52 @@ async function holding() {
   }
 }
 
+/**
+ * Connections held by others (issue #23): 4,096 idle connections from one address (each sent one
+ * unauthenticated GET, answered 405) and 1,000 from ten more addresses, then legitimate callbacks
+ * on 16 connections from 127.0.0.1. Reports their p99 against the same load with nobody holding,
+ * and what the listener closed. Target: legitimate p99 under 100 ms.
+ */
+async function holders() {
+  const dir = mkdtempSync(join(tmpdir(), 'mea-bench-holders-'));
+  const net = await import('node:net');
+  const held = [];
+  try {
+    const server = await startServer('service', 'fsync', dir);
+    await sleep(200);
+    const quiet = await runLoad(server.port, 16, 1, DURATION, dir, 'q');
+    const hold = (from) =>
+      new Promise((resolve) => {
+        const s = net.connect({ port: server.port, host: '127.0.0.1', localAddress: from }, () => s.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+        s.on('error', () => resolve(null));
+        s.once('data', () => resolve(s));
+        s.on('close', () => resolve(null));
+        held.push(s);
+      });
+    // In waves, so that the bench's own connecting is not what is measured.
+    for (let i = 0; i < 4096; i += 256) await Promise.all(Array.from({ length: 256 }, () => hold('127.0.0.2')));
+    for (let k = 0; k < 10; k++) await Promise.all(Array.from({ length: 100 }, () => hold(`127.0.0.${10 + k}`)));
+    await sleep(500);
+    const open = held.filter((s) => !s.destroyed).length;
+    const busy = await runLoad(server.port, 16, 1, DURATION, dir, 'b');
+    const metrics = await get(server.adminPort, '/metrics');
+    const closed = Object.fromEntries([...metrics.matchAll(/^member_exit_audit_connections_closed_total\{reason="(\w+)"\} (\d+)$/gm)].map((m) => [m[1], Number(m[2])]));
+    for (const s of held) s.destroy();
+    await stopServer(server);
+    const legit = [...quiet.acked, ...busy.acked];
+    checkOutput(server.file, legit, 1, 32);
+    return {
+      holders: { tried: held.length, stillOpen: open },
+      quiet: { reqPerSec: Math.round(quiet.total2xx / quiet.durationS), p50: quiet.p50, p99: quiet.p99, max: quiet.max },
+      held: { reqPerSec: Math.round(busy.total2xx / busy.durationS), p50: busy.p50, p99: busy.p99, max: busy.max, non2xx: busy.non2xx + busy.errors + busy.timeouts },
+      closed,
+    };
+  } finally {
+    for (const s of held) s.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 const rows = [];
 for (const durability of ['write', 'fsync']) {
   for (const connections of [1, 16, 64, 256]) rows.push({ durability, connections, members: 1 });
@@ -528,7 +574,8 @@ for (const row of rows) {
 
 const dismissals = !ONLY || 'dismissal'.includes(ONLY) ? await dismissal() : null;
 const attack = !ONLY || 'hostile'.includes(ONLY) ? await hostile() : null;
-const hold = !ONLY || 'hold'.includes(ONLY) ? await holding() : null;
+const hold = !ONLY || ONLY === 'hold' ? await holding() : null;
+const holding4096 = !ONLY || ONLY === 'holders' ? await holders() : null;
 if (attack) process.stderr.write(`hostile: ${JSON.stringify(attack)}\n`);
 if (dismissals) process.stderr.write(`dismissal: ${JSON.stringify(dismissals)}\n`);
 const startup = ONLY ? null : await startupMs();
@@ -569,7 +616,7 @@ if (startup) check('start to first accepted callback < 500 ms', startup.medianMs
 if (memory) check('memory flat over the soak (no growth: second-half RSS slope < +1 MB/min)', memory.secondHalfSlopeMbPerMin < 1, memory.secondHalfSlopeMbPerMin);
 
 const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}, ${HAS_TASKSET ? 'server on CPU 0, load on CPU 1 (taskset)' : 'no taskset: unpinned'}`;
-const out = { date: new Date().toISOString(), machine, serviceNodeFlags: SERVICE_FLAGS.join(" "), durationS: DURATION, runs: RUNS, results, dismissals, hostile: attack, hold, startup, memory, targets };
+const out = { date: new Date().toISOString(), machine, serviceNodeFlags: SERVICE_FLAGS.join(" "), durationS: DURATION, runs: RUNS, results, dismissals, hostile: attack, hold, holders: holding4096, startup, memory, targets };
 if (!ONLY) (await import('node:fs')).writeFileSync(new URL('./results.json', import.meta.url), JSON.stringify(out, null, 2) + '\n');
 console.log(`\nmember-exit-audit benchmark: ${machine}; ${DURATION} s per run, median of ${RUNS} runs; service flags: ${SERVICE_FLAGS.join(" ") || "none"}\n`);
 console.log(table);
@@ -583,6 +630,7 @@ if (attack) {
 }
 if (hold?.skipped) console.log(`\nholding: skipped (${hold.skipped})`);
 else if (hold) console.log(`\nholding: the disk full for ${hold.seconds} s at ${hold.rate} callbacks/s (2 s client timeout): up to ${hold.heldSocketsMax} sockets and ${hold.waitingMax} callbacks held, ${hold.queueMBMax} MB queued, RSS ${hold.rssMbBefore} -> ${hold.rssMbMax} MB; the backlog on disk ${hold.backlogDrainMs} ms after the disk was back; ${hold.timeouts} client timeouts`);
+if (holding4096) console.log(`\nheld connections: ${holding4096.holders.tried} opened by others (${holding4096.holders.stillOpen} still open when the load began); legitimate p99 ${holding4096.quiet.p99} ms alone, ${holding4096.held.p99} ms beside them (${holding4096.quiet.reqPerSec} / ${holding4096.held.reqPerSec} req/s, ${holding4096.held.non2xx} not 2xx); closed by the listener ${JSON.stringify(holding4096.closed)}`);
 if (startup) console.log(`\nstart to first accepted callback: median ${Math.round(startup.medianMs)} ms (${startup.runsMs.join(', ')})`);
 if (memory) console.log(`memory over ${memory.seconds} s at 64 connections (fsync): RSS ${memory.rssMbFirst} -> max ${memory.rssMbMax} -> ${memory.rssMbLast} MB, second-half slope ${memory.secondHalfSlopeMbPerMin} MB/min, ${memory.requests} callbacks`);
 console.log('\ntargets:');

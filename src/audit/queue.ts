@@ -27,7 +27,8 @@ interface Waiter {
   expires: number;
   remaining: number;
   answered: boolean;
-  lines: number;
+  /** Its own entry's lines, counted only if they are written after it was answered (rare). */
+  own: string | Buffer | null;
   resolve(): void;
   reject(err: AppError): void;
 }
@@ -116,13 +117,13 @@ export class WriteQueue {
   add(data: string | Buffer, since: number, ids?: readonly string[]): { entry: Entry | null; done: Promise<void> } {
     let entry: Entry | null = null;
     const done = new Promise<void>((resolve, reject) => {
-      const w: Waiter = { expires: since + this.opts.deadlineMs, remaining: 0, answered: false, lines: 0, resolve, reject };
+      const w: Waiter = { expires: since + this.opts.deadlineMs, remaining: 0, answered: false, own: null, resolve, reject };
       let text = data;
       if (ids && this.recent) text = this.dropSeen(data, ids, w);
       if (text.length) {
         entry = { data: text, bytes: Buffer.byteLength(text), waiters: [w], written: false };
         w.remaining++;
-        w.lines = countLines(text);
+        w.own = text;
         this.entries.push(entry);
         this.heldBytes += entry.bytes;
         if (ids && this.recent) for (const id of ids) if (!this.recent.get(id)) this.recent.add(id, entry);
@@ -161,17 +162,18 @@ export class WriteQueue {
   /** An entry is on disk: answer whoever waited for it and nothing else. */
   written(e: Entry): void {
     e.written = true;
-    e.data = EMPTY; // the recent-ids set keeps the entry, not its lines
     for (const w of e.waiters) {
       if (--w.remaining > 0) continue;
       this.waiters.delete(w);
-      if (w.answered) this.opts.onLines?.('late', w.lines);
+      if (w.answered) this.opts.onLines?.('late', w.own === null ? 0 : countLines(w.own));
       else {
         w.answered = true;
         w.resolve();
       }
+      w.own = null;
     }
     e.waiters = [];
+    e.data = EMPTY; // the recent-ids set keeps the entry, not its lines
   }
 
   /** Answer the callers whose deadline has passed: `code` for those whose lines are queued, OVERLOADED for those still waiting for room. */

@@ -4,7 +4,7 @@
 //
 // Env: DURATION (s per run, default 5), RUNS (repeats, median taken, default 3), SOAK (s of the
 // memory soak at 64 connections, default 60; 0 skips), ONLY (a substring of a row's name, or
-// `dismissal`, `hostile`, `hold` or `holders`), HOLD_S and HOLD_RATE (the hold row: seconds of full disk, callbacks a second), SERVICE_NODE_FLAGS (V8 flags for the service only), SERVICE_CONFIG (a
+// `peers`, `dismissal`, `hostile`, `hold` or `holders`), PEER_ROUNDS (rounds of the peers row, default 3), HOLD_S and HOLD_RATE (the hold row: seconds of full disk, callbacks a second), SERVICE_NODE_FLAGS (V8 flags for the service only), SERVICE_CONFIG (a
 // config file for the service only), DISMISSALS (100,000-member dismissals in the dismissal row, default 3).
 import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
@@ -40,7 +40,7 @@ const SERVICE_FLAGS = (process.env.SERVICE_NODE_FLAGS ?? UNIT_FLAGS).split(' ').
 
 function startServer(kind, durability, dir, extraArgs = kind === 'service' ? SERVICE_FLAGS : []) {
   const file = join(dir, 'audit', 'member-exit.ndjson');
-  const script = kind === 'service' ? join(ROOT, 'dist/main.js') : join(ROOT, 'bench/baseline.mjs');
+  const script = join(ROOT, { service: 'dist/main.js', baseline: 'bench/baseline.mjs', koa: 'bench/koa-peer.mjs' }[kind]);
   const [cmd, args] = pinned(0, [...extraArgs, script]);
   const started = performance.now();
   const child = spawn(cmd, args, {
@@ -180,7 +180,7 @@ async function once(kind, durability, connections, members, duration = DURATION)
       perSync = count ? sum / count : null;
     }
     await stopServer(server);
-    if (kind === 'baseline' && durability === 'fsync') {
+    if (kind !== 'service' && durability === 'fsync') {
       const stats = server.lines.find((l) => l.msg === 'stats');
       perSync = stats?.batches ? stats.callbacks / stats.batches : null;
     }
@@ -548,6 +548,76 @@ async function holders() {
   }
 }
 
+/**
+ * nginx as a peer (issue #24), when it is installed: one worker, the request body logged as JSON
+ * (proxied to a second server block that answers OK, so that nginx reads the body). It promises
+ * nothing: it answers before the line is written, and never syncs.
+ */
+async function nginxPeer(connections, duration) {
+  const nginx = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p));
+  if (!nginx) return null;
+  const dir = mkdtempSync(join(tmpdir(), 'mea-bench-nginx-'));
+  const { writeFileSync, mkdirSync } = await import('node:fs');
+  const free = () => new Promise((resolve) => { const s = http.createServer().listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); }); });
+  const [front, back] = [await free(), await free()];
+  mkdirSync(join(dir, 'audit'));
+  const conf = join(dir, 'nginx.conf');
+  writeFileSync(
+    conf,
+    `worker_processes 1; daemon off; pid ${dir}/nginx.pid; error_log ${dir}/error.log warn;\n` +
+      `events { worker_connections 4096; }\n` +
+      `http { access_log off; client_body_buffer_size 64k; client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/f; uwsgi_temp_path ${dir}/u; scgi_temp_path ${dir}/s;\n` +
+      `  log_format body escape=json '$request_body';\n` +
+      `  upstream ok { server 127.0.0.1:${back}; keepalive 64; }\n` +
+      `  server { listen 127.0.0.1:${front}; location / { access_log ${dir}/audit/member-exit.ndjson body; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_pass http://ok; } }\n` +
+      `  server { listen 127.0.0.1:${back}; location / { return 200 '{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0}'; } }\n}\n`,
+  );
+  const [cmd, args] = HAS_TASKSET ? ['taskset', ['-c', '0', nginx, '-c', conf, '-p', dir]] : [nginx, ['-c', conf, '-p', dir]];
+  const child = spawn(cmd, args, { stdio: 'ignore' });
+  try {
+    await sleep(500);
+    const load = await runLoad(front, connections, 1, duration, dir);
+    const rss = Number(/VmHWM:\s+(\d+)/.exec(execFileSync('sh', ['-c', `cat /proc/$(pgrep -f "nginx: worker" | head -1)/status`]).toString())?.[1] ?? NaN) / 1024;
+    return { reqPerSec: load.total2xx / load.durationS, p50: load.p50, p99: load.p99, non2xx: load.non2xx + load.errors + load.timeouts, peakRssMb: rss };
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The peers side by side (issue #24), at 64 connections, fsync, 1 member, in PEER_ROUNDS (3)
+ * interleaved rounds: the service, the bare baseline, a minimal Koa app doing the same job, and
+ * nginx logging the body when it is installed. Ratios are paired per round, then the median taken.
+ */
+async function peers() {
+  const rounds = Number(process.env.PEER_ROUNDS ?? 3);
+  const runs = [];
+  for (let i = 0; i < rounds; i++) {
+    const round = {};
+    for (const kind of ['service', 'baseline', 'koa']) round[kind] = await once(kind, 'fsync', 64, 1);
+    round.nginx = await nginxPeer(64, DURATION);
+    round.load = Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
+    runs.push(round);
+    process.stderr.write(`peers round ${i + 1}: service ${Math.round(round.service.reqPerSec)}, bare ${Math.round(round.baseline.reqPerSec)}, koa ${Math.round(round.koa.reqPerSec)}${round.nginx ? `, nginx ${Math.round(round.nginx.reqPerSec)}` : ''} req/s (load ${round.load})\n`);
+  }
+  const of = (kind, k) => (runs[0][kind] ? +median(runs.map((r) => r[kind][k])).toFixed(1) : null);
+  const row = (kind) => (runs[0][kind] ? { reqPerSec: Math.round(of(kind, 'reqPerSec')), p50: of(kind, 'p50'), p99: of(kind, 'p99'), peakRssMb: of(kind, 'peakRssMb') } : null);
+  const ratio = (a, b) => +median(runs.map((r) => r[a].reqPerSec / r[b].reqPerSec)).toFixed(2);
+  return {
+    rounds,
+    loadAvg: runs.map((r) => r.load),
+    service: row('service'),
+    baseline: row('baseline'),
+    koa: row('koa'),
+    nginx: row('nginx'),
+    serviceOverBaseline: ratio('service', 'baseline'),
+    serviceOverKoa: ratio('service', 'koa'),
+    roundsReqPerSec: runs.map((r) => ({ service: Math.round(r.service.reqPerSec), baseline: Math.round(r.baseline.reqPerSec), koa: Math.round(r.koa.reqPerSec), nginx: r.nginx ? Math.round(r.nginx.reqPerSec) : null })),
+  };
+}
+
 const rows = [];
 for (const durability of ['write', 'fsync']) {
   for (const connections of [1, 16, 64, 256]) rows.push({ durability, connections, members: 1 });
@@ -574,6 +644,7 @@ for (const row of rows) {
 
 const dismissals = !ONLY || 'dismissal'.includes(ONLY) ? await dismissal() : null;
 const attack = !ONLY || 'hostile'.includes(ONLY) ? await hostile() : null;
+const peerRows = !ONLY || ONLY === 'peers' ? await peers() : null;
 const hold = !ONLY || ONLY === 'hold' ? await holding() : null;
 const holding4096 = !ONLY || ONLY === 'holders' ? await holders() : null;
 if (attack) process.stderr.write(`hostile: ${JSON.stringify(attack)}\n`);
@@ -616,7 +687,7 @@ if (startup) check('start to first accepted callback < 500 ms', startup.medianMs
 if (memory) check('memory flat over the soak (no growth: second-half RSS slope < +1 MB/min)', memory.secondHalfSlopeMbPerMin < 1, memory.secondHalfSlopeMbPerMin);
 
 const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}, ${HAS_TASKSET ? 'server on CPU 0, load on CPU 1 (taskset)' : 'no taskset: unpinned'}`;
-const out = { date: new Date().toISOString(), machine, serviceNodeFlags: SERVICE_FLAGS.join(" "), durationS: DURATION, runs: RUNS, results, dismissals, hostile: attack, hold, holders: holding4096, startup, memory, targets };
+const out = { date: new Date().toISOString(), machine, serviceNodeFlags: SERVICE_FLAGS.join(" "), durationS: DURATION, runs: RUNS, results, peers: peerRows, dismissals, hostile: attack, hold, holders: holding4096, startup, memory, targets };
 if (!ONLY) (await import('node:fs')).writeFileSync(new URL('./results.json', import.meta.url), JSON.stringify(out, null, 2) + '\n');
 console.log(`\nmember-exit-audit benchmark: ${machine}; ${DURATION} s per run, median of ${RUNS} runs; service flags: ${SERVICE_FLAGS.join(" ") || "none"}\n`);
 console.log(table);
@@ -630,6 +701,16 @@ if (attack) {
 }
 if (hold?.skipped) console.log(`\nholding: skipped (${hold.skipped})`);
 else if (hold) console.log(`\nholding: the disk full for ${hold.seconds} s at ${hold.rate} callbacks/s (2 s client timeout): up to ${hold.heldSocketsMax} sockets and ${hold.waitingMax} callbacks held, ${hold.queueMBMax} MB queued, RSS ${hold.rssMbBefore} -> ${hold.rssMbMax} MB; the backlog on disk ${hold.backlogDrainMs} ms after the disk was back; ${hold.timeouts} client timeouts`);
+if (peerRows) {
+  const p = peerRows;
+  const line = (name, r, promise) => (r ? `  ${name.padEnd(34)} ${String(r.reqPerSec).padStart(7)} req/s  p99 ${String(r.p99).padStart(5)} ms  peak RSS ${String(r.peakRssMb).padStart(6)} MB  ${promise}` : `  ${name}: not installed`);
+  console.log(`\npeers at 64 connections, 1 member, ${p.rounds} interleaved rounds (load ${p.loadAvg.join(', ')}):`);
+  console.log(line('member-exit-audit (fsync)', p.service, 'on disk when it answers'));
+  console.log(line('bare node:http, same job (fsync)', p.baseline, 'on disk when it answers'));
+  console.log(line('minimal Koa, same job (fsync)', p.koa, 'on disk when it answers'));
+  console.log(line('nginx, body logged, 1 worker', p.nginx, 'nothing: logs after answering, never syncs'));
+  console.log(`  service / bare ${p.serviceOverBaseline}; service / minimal Koa ${p.serviceOverKoa} (paired per round, median)`);
+}
 if (holding4096) console.log(`\nheld connections: ${holding4096.holders.tried} opened by others (${holding4096.holders.stillOpen} still open when the load began); legitimate p99 ${holding4096.quiet.p99} ms alone, ${holding4096.held.p99} ms beside them (${holding4096.quiet.reqPerSec} / ${holding4096.held.reqPerSec} req/s, ${holding4096.held.non2xx} not 2xx); closed by the listener ${JSON.stringify(holding4096.closed)}`);
 if (startup) console.log(`\nstart to first accepted callback: median ${Math.round(startup.medianMs)} ms (${startup.runsMs.join(', ')})`);
 if (memory) console.log(`memory over ${memory.seconds} s at 64 connections (fsync): RSS ${memory.rssMbFirst} -> max ${memory.rssMbMax} -> ${memory.rssMbLast} MB, second-half slope ${memory.secondHalfSlopeMbPerMin} MB/min, ${memory.requests} callbacks`);

@@ -22,18 +22,6 @@ export interface Filters {
   receivedUntil?: string;
 }
 
-export class UsageError extends Error {}
-
-const UNITS: Record<string, number> = { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3, w: 7 * 86400e3 };
-
-/** `7d`, `12h`, `30m`, `2w`, `90s` before now, or an ISO-8601 date/time; as ISO-8601 UTC with ms. */
-export function parseTime(text: string, now = Date.now()): string {
-  const rel = /^(\d+)([smhdw])$/.exec(text);
-  const ms = rel ? now - Number(rel[1]) * UNITS[rel[2]!]! : Date.parse(text);
-  if (!/^\d/.test(text) || Number.isNaN(ms)) throw new UsageError(`not a time: ${text} (use ISO-8601 like 2026-11-26T08:00:00Z, or 7d, 12h, 30m)`);
-  return new Date(ms).toISOString();
-}
-
 /** The most selective needle among the filters: exact bytes every matching line must contain. */
 export function needleOf(f: Filters): Buffer | undefined {
   if (f.id !== undefined) return Buffer.from(`"id":${str(f.id)}`);

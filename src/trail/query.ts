@@ -3,13 +3,14 @@
  * or gzip), or the files given, or stdin, streaming in constant memory. Exit 0 when something
  * matched, 1 when nothing did (like grep), 2 on a usage error.
  */
-import { parseArgs } from 'node:util';
 import type { AuditLine } from '../audit/line.js';
-import { matches, needleOf, parseTime, UsageError, type Filters } from './filter.js';
+import { parseOptions, seeHelp, UsageError } from '../options.js';
+import { matches, needleOf, type Filters } from './filter.js';
 import { csvHeader, csvRow, table, type Format } from './format.js';
 import { Output } from './output.js';
 import { MAX_LINE, readLines } from './reader.js';
 import { visible } from '../visible.js';
+import { parseTime } from './time.js';
 
 /** Bad lines reported one by one before the rest are only counted. */
 const SHOW_SKIPPED = 10;
@@ -29,7 +30,7 @@ Filters (exact match; combine freely):
   --app SDKAPPID        the app
   --id ID               one line by its id
   --since TIME          the event (time) at or after TIME: ISO-8601 (2026-11-01,
-                        2026-11-01T08:00:00Z) or 7d, 12h, 30m, 2w before now
+                        2026-11-01T08:00:00Z) or 90s, 30m, 12h, 7d, 2w before now
   --until TIME          the event before TIME (same forms)
   --received-since TIME arrived at this service (receivedAt) at or after TIME (same forms)
   --received-until TIME arrived before TIME (same forms)
@@ -49,10 +50,9 @@ counted in one line at the end.
 export async function query(argv: string[], io = { stdout: process.stdout as NodeJS.WritableStream, stderr: process.stderr as NodeJS.WritableStream }): Promise<number> {
   let args;
   try {
-    args = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
+    args = parseOptions(
+      argv,
+      {
         member: { type: 'string' },
         group: { type: 'string' },
         operator: { type: 'string' },
@@ -69,9 +69,10 @@ export async function query(argv: string[], io = { stdout: process.stdout as Nod
         config: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
-    });
+      true,
+    );
   } catch (err) {
-    io.stderr.write(`member-exit-audit query: ${(err as Error).message}\n\n${QUERY_HELP}`);
+    io.stderr.write(`member-exit-audit query: ${(err as Error).message}\n${seeHelp('query')}\n`);
     return 2;
   }
   const v = args.values;

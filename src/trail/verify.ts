@@ -3,8 +3,8 @@
  * order. Exit 0 with the line count when every line's `prev` is the hash of the line before; exit 1
  * at the first file and line where a line was removed, inserted, reordered or altered.
  */
-import { parseArgs } from 'node:util';
 import { GENESIS, lineHash } from '../audit/chain.js';
+import { parseOptions, seeHelp } from '../options.js';
 import { configuredTrail } from './files.js';
 import { MAX_LINE, readLines } from './reader.js';
 import { visible } from '../visible.js';
@@ -31,13 +31,9 @@ type Io = { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream };
 export async function verify(argv: string[], io: Io = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   let args;
   try {
-    args = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: { genesis: { type: 'boolean', default: false }, config: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } },
-    });
+    args = parseOptions(argv, { genesis: { type: 'boolean', default: false }, config: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } }, true);
   } catch (err) {
-    io.stderr.write(`member-exit-audit verify: ${(err as Error).message}\n\n${VERIFY_HELP}`);
+    io.stderr.write(`member-exit-audit verify: ${(err as Error).message}\n${seeHelp('verify')}\n`);
     return 2;
   }
   if (args.values.help) {

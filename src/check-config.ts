@@ -6,7 +6,7 @@
  */
 import { buildCallbacks } from './callbacks/index.js';
 import { SERVE_OPTIONS } from './args.js';
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, loadConfig, type AppConfig } from './config.js';
 import { parseOptions, seeHelp, UsageError } from './options.js';
 
 export const CHECK_CONFIG_HELP = `Usage: member-exit-audit check-config [--config FILE]
@@ -19,7 +19,8 @@ would start with it. Nothing is opened or bound; no token is printed.
   -h, --help       this help
 
 Exit status: 0 the service would start (WARNINGs name what it would refuse), 2 it would not
-(every problem is named).
+(every problem is named). Run as a user who cannot read a token file (not the service user),
+that file is a WARNING: the service reads it, this user cannot check it.
 `;
 
 type Io = { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream; env: NodeJS.ProcessEnv };
@@ -35,15 +36,19 @@ export async function checkConfig(argv: readonly string[], io: Io = { stdout: pr
       return 0;
     }
     const file = values.config ?? io.env.MEMBER_EXIT_AUDIT_CONFIG;
-    const config = loadConfig({ file, env: io.env });
+    const config = loadConfig({ file, env: io.env, readTokens: 'as-far-as-permitted' });
     const audited = [...buildCallbacks(config).keys()];
     const unsigned = config.apps.filter((a) => !a.tokens).map((a) => a.sdkAppId);
-    const missing = config.apps.filter((a) => a.missingTokenFiles).map((a) => `${a.sdkAppId} (${a.missingTokenFiles?.join(', ')})`);
+    const listed = (key: 'missingTokenFiles' | 'unreadableTokenFiles') =>
+      config.apps.filter((a: AppConfig) => a[key]).map((a) => `${a.sdkAppId} (${a[key]?.join(', ')})`);
+    const missing = listed('missingTokenFiles');
+    const unreadable = listed('unreadableTokenFiles');
     io.stdout.write(
       `member-exit-audit: config OK (${file ?? 'defaults only'}): ${config.apps.length} app(s), audit file ${config.audit.file}, ` +
         `audited ${audited.join(', ')}` +
         (unsigned.length ? `; WARNING: no token for ${unsigned.join(', ')}: their callbacks are not authenticated` : '') +
         (missing.length ? `; WARNING: token file missing for ${missing.join('; ')}: callbacks it signs are refused until it is in place` : '') +
+        (unreadable.length ? `; WARNING: cannot read token file for ${unreadable.join('; ')} as uid ${process.getuid?.()}: permission denied; not checked here (the service reads it as its own user: run check-config as that user to check it)` : '') +
         '\n',
     );
     return 0;

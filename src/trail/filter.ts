@@ -3,7 +3,7 @@
  * exact predicate on the parsed line.
  */
 import { str } from '../audit/json.js';
-import type { AuditLine } from '../audit/line.js';
+import type { TrailLine } from './shape.js';
 
 export interface Filters {
   member?: string;
@@ -33,7 +33,8 @@ export function needleOf(f: Filters): Buffer | undefined {
   return undefined;
 }
 
-export function matches(f: Filters, l: AuditLine): boolean {
+/** Whether the parsed line `l` passes every filter in `f` (a line with no member, a Community's dismissal, matches no `member`). */
+export function matches(f: Filters, l: TrailLine): boolean {
   return (
     (f.member === undefined || l.member === f.member) &&
     (f.group === undefined || l.groupId === f.group) &&

@@ -3,9 +3,9 @@
  * that contain it are handed out: the byte search runs over whole chunks (Buffer.indexOf), so the
  * lines that cannot match are never cut out or parsed.
  */
-import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
+import { openRegular } from './open.js';
 
 const NL = 0x0a;
 const CHUNK = 1 << 20;
@@ -24,6 +24,12 @@ export interface Line {
   lineNo: number;
   /** The line was longer than MAX_LINE and was skipped. */
   tooLong?: true;
+}
+
+/** Which lines to hand out: a cheap, exact judgement on the raw bytes, made before any parse. */
+export interface Select {
+  /** Bytes every line handed out contains, searched over whole chunks. */
+  needle?: Buffer;
 }
 
 /** Gzip is told by its magic bytes, so `.1` holding gzip or `.gz` holding text both read right. */
@@ -57,11 +63,15 @@ function countNewlines(buf: Buffer, from: number, to: number): number {
 }
 
 /**
- * Lines of one source, optionally only those containing `needle`. A last line without a newline
- * (a torn tail, or a file being written) is handed out too; the caller decides what it is.
+ * Lines of one source (a path, opened only if it is a regular file: src/trail/open.ts), optionally
+ * only those `select` keeps. A last line without a newline (a torn tail, or a file being written)
+ * is handed out too; the caller decides what it is.
  */
-export async function* readLines(source: string | Readable, name: string, needle?: Buffer): AsyncGenerator<Line> {
-  const input = typeof source === 'string' ? createReadStream(source, { highWaterMark: CHUNK }) : source;
+export async function* readLines(source: string | Readable, name: string, select: Select = {}): AsyncGenerator<Line> {
+  const input = typeof source === 'string' ? (await openRegular(source)).createReadStream({ highWaterMark: CHUNK }) : source;
+  const { needle } = select;
+  /** A line joined from pieces of several chunks: does it hold the needle? */
+  const wanted = (buf: Buffer, start: number, end: number) => !needle || buf.subarray(start, end).includes(needle);
   // The start of a line that runs past a chunk: its pieces, not one growing Buffer (which copied
   // the whole line again for every chunk: quadratic on a long line).
   let carry: Buffer[] = [];
@@ -85,7 +95,7 @@ export async function* readLines(source: string | Readable, name: string, needle
       if (skipping || carryLen + nl > MAX_LINE) yield tooLong();
       else {
         const line = Buffer.concat([...carry, chunk.subarray(0, nl)]);
-        if (!needle || line.includes(needle)) yield { bytes: line, file: name, lineNo };
+        if (wanted(line, 0, line.length)) yield { bytes: line, file: name, lineNo };
       }
       [skipping, carry, carryLen] = [false, [], 0];
       start = nl + 1;
@@ -119,7 +129,7 @@ export async function* readLines(source: string | Readable, name: string, needle
     if (skipping) yield tooLong();
     else {
       const line = Buffer.concat(carry);
-      if (!needle || line.includes(needle)) yield { bytes: line, file: name, lineNo };
+      if (wanted(line, 0, line.length)) yield { bytes: line, file: name, lineNo };
     }
   }
 }

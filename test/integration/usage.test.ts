@@ -1,10 +1,11 @@
 /**
  * The command line refuses what it cannot read (issue #22 item 6): `query --since 7` was read as
  * 2001-07-01 and succeeded, `--memer` got Node's raw parseArgs message, `check-config --help` was
- * refused.
+ * refused, and `verify` on a missing file said only ENOENT.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import t from 'tap';
 import { cli } from '../helpers/cli.js';
 
@@ -44,4 +45,20 @@ t.test('every command takes --help (and -h): its usage on stdout, exit 0', async
       t.match(r.stdout, `Usage: member-exit-audit ${command}`);
     }
   }
+});
+
+t.test('a file that cannot be read is named, with why in words', async (t) => {
+  const dir = t.testdir();
+  for (const command of ['query', 'verify']) {
+    const r = await cli([command, join(dir, 'absent.ndjson')]);
+    t.same([r.code, r.stdout, r.stderr], [2, '', `member-exit-audit ${command}: cannot read ${join(dir, 'absent.ndjson')}: no such file\n`], command);
+  }
+  const cut = join(dir, 'cut.gz');
+  writeFileSync(cut, gzipSync(line.repeat(100)).subarray(0, 30));
+  const r = await cli(['query', cut]);
+  t.same([r.code, r.stderr], [2, `member-exit-audit query: cannot read ${cut}: gzip data cut short\n`], 'a gzip cut short');
+  const corrupt = join(dir, 'corrupt.gz');
+  writeFileSync(corrupt, Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0xff, 0xff, 0xff, 0xff]));
+  const c = await cli(['query', corrupt]);
+  t.same([c.code, c.stderr], [2, `member-exit-audit query: cannot read ${corrupt}: not valid gzip data\n`], 'a corrupt gzip');
 });

@@ -1,9 +1,9 @@
 import t from 'tap';
 import { matches, needleOf } from '../../src/trail/filter.js';
 import { csvCell, csvRow, localTime, table } from '../../src/trail/format.js';
-import type { AuditLine } from '../../src/audit/line.js';
+import type { TrailLine } from '../../src/trail/shape.js';
 
-const line: AuditLine = {
+const line: TrailLine = {
   time: '2022-12-09T08:26:54.123Z', event: 'group.member.exit', sdkAppId: '1400000000', groupId: '@TGS#2J4SZEAEL', groupType: 'Public',
   exitType: 'Kicked', operator: 'leckie', member: 'jared', eventTime: 1670574414123, receivedAt: '2026-11-26T01:02:33.220Z',
   clientIp: '127.0.0.1', optPlatform: 'RESTAPI', id: '0760755d6cc13dffc719bed22fc6205e',
@@ -68,4 +68,12 @@ t.test('table: aligned columns, control characters shown escaped, local time on 
   t.match(hostile, 'a\\u009b31mb\\u009d0;x\\u009c\\u0085');
   t.match(hostile, 'evil\\u202egnp.exe');
   t.match(hostile, '\\u2066g\\u200b\\ufeff');
+});
+
+t.test("a Community's dismissal (one line, member null): - in a table, an empty cell in CSV; no member filter matches it", async (t) => {
+  const community: TrailLine = { ...line, groupId: '@TGS#_@TGS#cQVLVHIM62CJ', groupType: 'Community', exitType: 'Destroyed', operator: null, member: null };
+  t.equal(table([community], false).split('\n')[1], '2022-12-09T08:26:54.123Z  1400000000  @TGS#_@TGS#cQVLVHIM62CJ  Destroyed  -         -');
+  t.match(csvRow(community), ',Community,Destroyed,,,1670574414123,');
+  t.notOk(matches({ member: 'jared' }, community));
+  t.ok(matches({ group: '@TGS#_@TGS#cQVLVHIM62CJ', exitType: 'Destroyed' }, community));
 });

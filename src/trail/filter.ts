@@ -1,8 +1,7 @@
 /**
- * Query filters: what the user asked for, as a byte needle (to skip most lines unparsed) and an
- * exact predicate on the parsed line.
+ * Query filters: what the user asked for, and the exact predicate on the parsed line. What they
+ * say about a line's raw bytes, before any parse, is src/trail/prefilter.ts.
  */
-import { str } from '../audit/json.js';
 import type { TrailLine } from './shape.js';
 
 export interface Filters {
@@ -20,17 +19,6 @@ export interface Filters {
   receivedSince?: string;
   /** On `receivedAt`, exclusive. */
   receivedUntil?: string;
-}
-
-/** The most selective needle among the filters: exact bytes every matching line must contain. */
-export function needleOf(f: Filters): Buffer | undefined {
-  if (f.id !== undefined) return Buffer.from(`"id":${str(f.id)}`);
-  if (f.member !== undefined) return Buffer.from(`"member":${str(f.member)},`);
-  if (f.operator !== undefined) return Buffer.from(`"operator":${str(f.operator)},`);
-  if (f.group !== undefined) return Buffer.from(`"groupId":${str(f.group)},`);
-  if (f.app !== undefined) return Buffer.from(`"sdkAppId":${str(f.app)},`);
-  if (f.exitType !== undefined) return Buffer.from(`"exitType":${str(f.exitType)},`);
-  return undefined;
 }
 
 /** Whether the parsed line `l` passes every filter in `f` (a line with no member, a Community's dismissal, matches no `member`). */

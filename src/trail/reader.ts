@@ -1,7 +1,8 @@
 /**
  * Stream the lines of audit files, plain or gzip, in constant memory. With a needle, only lines
  * that contain it are handed out: the byte search runs over whole chunks (Buffer.indexOf), so the
- * lines that cannot match are never cut out or parsed.
+ * lines that cannot match are never cut out or parsed. A `keep` test on the raw bytes drops more
+ * (src/trail/prefilter.ts) before a line is handed out.
  */
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
@@ -30,6 +31,8 @@ export interface Line {
 export interface Select {
   /** Bytes every line handed out contains, searched over whole chunks. */
   needle?: Buffer;
+  /** Whether the line `buf[start, end)` may match: false only when it cannot. */
+  keep?: (buf: Buffer, start: number, end: number) => boolean;
 }
 
 /** Gzip is told by its magic bytes, so `.1` holding gzip or `.gz` holding text both read right. */
@@ -69,9 +72,10 @@ function countNewlines(buf: Buffer, from: number, to: number): number {
  */
 export async function* readLines(source: string | Readable, name: string, select: Select = {}): AsyncGenerator<Line> {
   const input = typeof source === 'string' ? (await openRegular(source)).createReadStream({ highWaterMark: CHUNK }) : source;
-  const { needle } = select;
-  /** A line joined from pieces of several chunks: does it hold the needle? */
-  const wanted = (buf: Buffer, start: number, end: number) => !needle || buf.subarray(start, end).includes(needle);
+  const { needle, keep } = select;
+  /** A line joined from pieces of several chunks: does it hold the needle and pass `keep`? */
+  const wanted = (buf: Buffer, start: number, end: number) =>
+    (!needle || buf.subarray(start, end).includes(needle)) && (!keep || keep(buf, start, end));
   // The start of a line that runs past a chunk: its pieces, not one growing Buffer (which copied
   // the whole line again for every chunk: quadratic on a long line).
   let carry: Buffer[] = [];
@@ -112,13 +116,14 @@ export async function* readLines(source: string | Readable, name: string, select
         const lineStart = hit === 0 ? 0 : chunk.lastIndexOf(NL, hit - 1) + 1;
         const lineEnd = chunk.indexOf(NL, hit);
         lineNo += countNewlines(chunk, pos, lineStart) + 1;
-        yield { bytes: chunk.subarray(lineStart, lineEnd), file: name, lineNo };
+        if (!keep || keep(chunk, lineStart, lineEnd)) yield { bytes: chunk.subarray(lineStart, lineEnd), file: name, lineNo };
         pos = lineEnd + 1;
       }
       lineNo += countNewlines(chunk, pos, last + 1);
     } else {
       for (let pos = start, nl = chunk.indexOf(NL, pos); nl !== -1 && nl <= last; pos = nl + 1, nl = chunk.indexOf(NL, pos)) {
-        yield { bytes: chunk.subarray(pos, nl), file: name, lineNo: ++lineNo };
+        lineNo++;
+        if (!keep || keep(chunk, pos, nl)) yield { bytes: chunk.subarray(pos, nl), file: name, lineNo };
       }
     }
     carry = last + 1 < chunk.length ? [Buffer.from(chunk.subarray(last + 1))] : [];

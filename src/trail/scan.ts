@@ -4,8 +4,9 @@
  * Shared by `query`'s output formats, so that each of them sees the same lines.
  */
 import type { Readable } from 'node:stream';
-import { matches, needleOf, type Filters } from './filter.js';
+import { matches, type Filters } from './filter.js';
 import { describeError, UnreadableFile } from './open.js';
+import { selectOf } from './prefilter.js';
 import { MAX_LINE, readLines, type Line, type Select } from './reader.js';
 import { judge, type TrailLine } from './shape.js';
 import { visible } from '../visible.js';
@@ -24,6 +25,8 @@ export interface ScanOptions {
   skip(where: string, why: string): void;
   /** A file of the trail passed over unread. */
   warn(message: string): void;
+  /** Judge lines on their raw bytes before parsing them (prefilter.ts); off only to prove it changes nothing. */
+  prefilter?: boolean;
 }
 
 /** A matching line: its bytes as written (NDJSON prints them) and what they parse to. */
@@ -62,7 +65,7 @@ function passOver(err: unknown, source: Source, warn: (message: string) => void)
  * that a third matches (`--exit-type Kicked`) pays a third of a million times.
  */
 export async function eachMatch(sources: readonly Source[], filters: Filters, opts: ScanOptions, each: (m: Match) => boolean | Promise<boolean>): Promise<void> {
-  const select = { needle: needleOf(filters) };
+  const select = opts.prefilter === false ? {} : selectOf(filters);
   const skip = (raw: Line, why: string) => opts.skip(`${visible(raw.file)}:${raw.lineNo}`, why);
   for (const source of sources) {
     try {

@@ -7,8 +7,10 @@
 // --exit-type, --group, --app, --operator, --id), each asking for about as rare a set of lines as
 // jared's (one in 1,000), plus --exit-type Kicked --count (a third of the lines). Each RUNS times
 // (default 5); prints medians and the ratios jq/ours (target >= 5) and ours/zgrep (target <= 2),
-// and writes bench/query-results.json. ROWS=since,group runs only those filter rows. Needs jq,
-// zcat, zgrep.
+// and writes bench/query-results.json. ROWS=since,group runs only those filter rows.
+// COMPARE_CLI=path/to/other/dist/cli.js times that build too, on every row of ours ('before ...'),
+// in the same sitting. Runs go round-robin over the commands, so that a shared machine's load
+// falls on every row alike. Needs jq, zcat, zgrep.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -78,14 +80,16 @@ const sizes = execFileSync('du', ['-sh', dir], { encoding: 'utf8' }).split('\t')
 
 const quote = (s) => `'${s.replace(/'/g, `'\\''`)}'`;
 const list = files.map(quote).join(' ');
-const ours = (args) => `${quote(process.execPath)} ${quote(CLI)} query ${args.map(quote).join(' ')} ${list}`;
+const ours = (args, cli = CLI) => `${quote(process.execPath)} ${quote(cli)} query ${args.map(quote).join(' ')} ${list}`;
 const commands = {
   jq: { cmd: `zcat -f ${list} | jq -c 'select(.member=="jared")'`, want: rows.member.want },
   zgrep: { cmd: `zgrep -F -h '"member":"jared"' ${list}`, want: rows.member.want },
-  ours: { cmd: ours(rows.member.args), want: rows.member.want },
 };
 for (const [name, row] of Object.entries(rows)) {
-  if (name !== 'member' && (!ONLY || ONLY.includes(name))) commands[`ours ${row.args.join(' ')}`] = { cmd: ours(row.args), want: row.want };
+  if (name !== 'member' && ONLY && !ONLY.includes(name)) continue;
+  const label = name === 'member' ? 'ours' : `ours ${row.args.join(' ')}`;
+  commands[label] = { cmd: ours(row.args), want: row.want };
+  if (process.env.COMPARE_CLI) commands[label.replace('ours', 'before')] = { cmd: ours(row.args, process.env.COMPARE_CLI), want: row.want };
 }
 
 function time(cmd) {
@@ -98,16 +102,15 @@ function time(cmd) {
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const results = {};
-for (const [name, { cmd, want }] of Object.entries(commands)) {
-  const runs = [];
-  for (let i = 0; i < RUNS; i++) {
+const runs = Object.fromEntries(Object.keys(commands).map((name) => [name, []]));
+for (let i = 0; i < RUNS; i++) {
+  for (const [name, { cmd, want }] of Object.entries(commands)) {
     const r = time(cmd);
     if (r.count !== want) throw new Error(`${name} found ${r.count} lines, expected ${want} (status ${r.status})`);
-    runs.push(r.ms);
+    runs[name].push(r.ms);
   }
-  results[name] = { medianMs: Math.round(median(runs)), runsMs: runs.map(Math.round), matches: want };
 }
+const results = Object.fromEntries(Object.entries(runs).map(([name, ms]) => [name, { medianMs: Math.round(median(ms)), runsMs: ms.map(Math.round), matches: commands[name].want }]));
 rmSync(dir, { recursive: true, force: true });
 
 const out = {

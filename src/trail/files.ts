@@ -10,7 +10,7 @@ import { visible } from '../visible.js';
  * The trail named by the config (`--config`, MEMBER_EXIT_AUDIT_CONFIG, AUDIT_FILE). The config
  * module (TypeBox) is loaded only here, when no FILE is given, so `query FILE` starts light.
  */
-export async function configuredTrail(configFile: string | undefined): Promise<string[]> {
+async function configuredTrail(configFile: string | undefined): Promise<string[]> {
   const file = (await import('../config.js')).loadConfig({ file: configFile, readTokens: false }).audit.file;
   try {
     return trailFiles(file);

@@ -5,27 +5,58 @@
  * opened or bound; no token is printed.
  */
 import { buildCallbacks } from './callbacks/index.js';
-import { ConfigError, loadConfig } from './config.js';
-import { parseServeArgs } from './args.js';
+import { SERVE_OPTIONS } from './args.js';
+import { ConfigError, loadConfig, type AppConfig } from './config.js';
+import { parseOptions, seeHelp, UsageError } from './options.js';
+
+export const CHECK_CONFIG_HELP = `Usage: member-exit-audit check-config [--config FILE]
+
+Load the config as serve would (config/default.json, then --config FILE or
+MEMBER_EXIT_AUDIT_CONFIG, then the environment, then the token files) and say whether the service
+would start with it. Nothing is opened or bound; no token is printed.
+
+  --config FILE    the config file
+  -h, --help       this help
+
+Exit status: 0 the service would start (WARNINGs name what it would refuse), 2 it would not
+(every problem is named). Run as a user who cannot read a token file (not the service user),
+that file is a WARNING: the service reads it, this user cannot check it.
+`;
 
 type Io = { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream; env: NodeJS.ProcessEnv };
 
+const OPTIONS = { ...SERVE_OPTIONS, help: { type: 'boolean', short: 'h', default: false } } as const;
+
+/** `check-config ARGV`, printing to `io`; resolves to the exit status. */
 export async function checkConfig(argv: readonly string[], io: Io = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
   try {
-    const file = parseServeArgs(argv, 'check-config').config ?? io.env.MEMBER_EXIT_AUDIT_CONFIG;
-    const config = loadConfig({ file, env: io.env });
+    const { values } = parseOptions([...argv], OPTIONS, false);
+    if (values.help) {
+      io.stdout.write(CHECK_CONFIG_HELP);
+      return 0;
+    }
+    const file = values.config ?? io.env.MEMBER_EXIT_AUDIT_CONFIG;
+    const config = loadConfig({ file, env: io.env, readTokens: 'as-far-as-permitted' });
     const audited = [...buildCallbacks(config).keys()];
     const unsigned = config.apps.filter((a) => !a.tokens).map((a) => a.sdkAppId);
-    const missing = config.apps.filter((a) => a.missingTokenFiles).map((a) => `${a.sdkAppId} (${a.missingTokenFiles?.join(', ')})`);
+    const listed = (key: 'missingTokenFiles' | 'unreadableTokenFiles') =>
+      config.apps.filter((a: AppConfig) => a[key]).map((a) => `${a.sdkAppId} (${a[key]?.join(', ')})`);
+    const missing = listed('missingTokenFiles');
+    const unreadable = listed('unreadableTokenFiles');
     io.stdout.write(
       `member-exit-audit: config OK (${file ?? 'defaults only'}): ${config.apps.length} app(s), audit file ${config.audit.file}, ` +
         `audited ${audited.join(', ')}` +
         (unsigned.length ? `; WARNING: no token for ${unsigned.join(', ')}: their callbacks are not authenticated` : '') +
         (missing.length ? `; WARNING: token file missing for ${missing.join('; ')}: callbacks it signs are refused until it is in place` : '') +
+        (unreadable.length ? `; WARNING: cannot read token file for ${unreadable.join('; ')} as uid ${process.getuid?.()}: permission denied; not checked here (the service reads it as its own user: run check-config as that user to check it)` : '') +
         '\n',
     );
     return 0;
   } catch (err) {
+    if (err instanceof UsageError) {
+      io.stderr.write(`member-exit-audit check-config: ${err.message}\n${seeHelp('check-config')}\n`);
+      return 2;
+    }
     if (!(err instanceof ConfigError)) throw err;
     io.stderr.write(`member-exit-audit: ${err.message}\n`);
     return 2;

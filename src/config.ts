@@ -195,6 +195,8 @@ const ConfigSchema = Type.Object(
 export type AppConfig = Static<typeof App> & {
   /** Set by loadConfig: token files that did not exist. With no other token, `tokens` is [] (refuse all). */
   missingTokenFiles?: string[];
+  /** Set by loadConfig with `readTokens: 'as-far-as-permitted'`: token files this user may not read (EACCES). */
+  unreadableTokenFiles?: string[];
 };
 export type Config = Omit<Static<typeof ConfigSchema>, 'apps'> & { apps: AppConfig[] };
 export const configSchema = ConfigSchema;
@@ -312,8 +314,12 @@ export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
   /** config/default.json; tests point it elsewhere. */
   defaultsFile?: string;
-  /** Read token files (default true). query and verify need no token and may not be allowed to read one. */
-  readTokens?: boolean;
+  /**
+   * Read token files (default true). query and verify need no token and may not be allowed to read
+   * one. `'as-far-as-permitted'` (check-config): a file this user may not read is listed in
+   * `unreadableTokenFiles` instead of being a problem, since the service user may read it.
+   */
+  readTokens?: boolean | 'as-far-as-permitted';
 }
 
 /** Load, overlay, check and freeze the config. Throws ConfigError naming every problem. */
@@ -354,10 +360,11 @@ export function loadConfig(opts: LoadOptions = {}): Readonly<Config> {
  * Gather an app's tokens (`token`, `tokens`, and every line of `tokenFile`/`tokenFiles`) into
  * `tokens`, so the rest of the service sees one shape: no tokens, or a list any of which signs.
  */
-function resolveTokens(app: AppConfig, where: string, problems: string[], readFiles: boolean): void {
+function resolveTokens(app: AppConfig, where: string, problems: string[], readFiles: NonNullable<LoadOptions['readTokens']>): void {
   const all = [...(app.token === undefined ? [] : [app.token]), ...(app.tokens ?? [])];
   const files = readFiles ? [...(app.tokenFile === undefined ? [] : [app.tokenFile]), ...(app.tokenFiles ?? [])] : [];
   const missing: string[] = [];
+  const unreadable: string[] = [];
   for (const file of files) {
     const key = app.tokenFiles?.includes(file) ? 'tokenFiles' : 'tokenFile';
     let text: string;
@@ -366,6 +373,7 @@ function resolveTokens(app: AppConfig, where: string, problems: string[], readFi
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') missing.push(file);
+      else if ((code === 'EACCES' || code === 'EPERM') && readFiles === 'as-far-as-permitted') unreadable.push(file);
       else problems.push(`${where}/${key}: cannot read ${file}: ${code}`);
       continue;
     }
@@ -378,9 +386,10 @@ function resolveTokens(app: AppConfig, where: string, problems: string[], readFi
   delete app.tokenFile;
   delete app.tokenFiles;
   if (all.length) app.tokens = [...new Set(all)];
-  else if (missing.length) app.tokens = []; // a token was meant to be there: refuse every callback until it is
+  else if (missing.length || unreadable.length) app.tokens = []; // a token was meant to be there: refuse every callback until it is
   else delete app.tokens;
   if (missing.length) app.missingTokenFiles = missing;
+  if (unreadable.length) app.unreadableTokenFiles = unreadable;
 }
 
 /** Keys of an older version, named with where they went rather than as merely unknown. */

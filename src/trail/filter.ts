@@ -1,9 +1,8 @@
 /**
- * Query filters: what the user asked for, as a byte needle (to skip most lines unparsed) and an
- * exact predicate on the parsed line.
+ * Query filters: what the user asked for, and the exact predicate on the parsed line. What they
+ * say about a line's raw bytes, before any parse, is src/trail/prefilter.ts.
  */
-import { str } from '../audit/json.js';
-import type { AuditLine } from '../audit/line.js';
+import type { TrailLine } from './shape.js';
 
 export interface Filters {
   member?: string;
@@ -22,30 +21,8 @@ export interface Filters {
   receivedUntil?: string;
 }
 
-export class UsageError extends Error {}
-
-const UNITS: Record<string, number> = { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3, w: 7 * 86400e3 };
-
-/** `7d`, `12h`, `30m`, `2w`, `90s` before now, or an ISO-8601 date/time; as ISO-8601 UTC with ms. */
-export function parseTime(text: string, now = Date.now()): string {
-  const rel = /^(\d+)([smhdw])$/.exec(text);
-  const ms = rel ? now - Number(rel[1]) * UNITS[rel[2]!]! : Date.parse(text);
-  if (!/^\d/.test(text) || Number.isNaN(ms)) throw new UsageError(`not a time: ${text} (use ISO-8601 like 2026-11-26T08:00:00Z, or 7d, 12h, 30m)`);
-  return new Date(ms).toISOString();
-}
-
-/** The most selective needle among the filters: exact bytes every matching line must contain. */
-export function needleOf(f: Filters): Buffer | undefined {
-  if (f.id !== undefined) return Buffer.from(`"id":${str(f.id)}`);
-  if (f.member !== undefined) return Buffer.from(`"member":${str(f.member)},`);
-  if (f.operator !== undefined) return Buffer.from(`"operator":${str(f.operator)},`);
-  if (f.group !== undefined) return Buffer.from(`"groupId":${str(f.group)},`);
-  if (f.app !== undefined) return Buffer.from(`"sdkAppId":${str(f.app)},`);
-  if (f.exitType !== undefined) return Buffer.from(`"exitType":${str(f.exitType)},`);
-  return undefined;
-}
-
-export function matches(f: Filters, l: AuditLine): boolean {
+/** Whether the parsed line `l` passes every filter in `f` (a line with no member, a Community's dismissal, matches no `member`). */
+export function matches(f: Filters, l: TrailLine): boolean {
   return (
     (f.member === undefined || l.member === f.member) &&
     (f.group === undefined || l.groupId === f.group) &&

@@ -1,5 +1,5 @@
 /** Output of `query`: NDJSON (the lines as written), an aligned table for people, or CSV. */
-import type { AuditLine } from '../audit/line.js';
+import type { TrailLine } from './shape.js';
 import { visible } from '../visible.js';
 
 export type Format = 'ndjson' | 'table' | 'csv';
@@ -25,11 +25,13 @@ export function csvCell(v: unknown): string {
   return /[",]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
+/** The CSV header row: every key of the line, in its order. */
 export function csvHeader(): string {
   return CSV_COLUMNS.join(',') + '\n';
 }
 
-export function csvRow(l: AuditLine): string {
+/** One line as a CSV row; null (no operator, no member) is an empty cell. */
+export function csvRow(l: TrailLine): string {
   return CSV_COLUMNS.map((c) => csvCell(l[c])).join(',') + '\n';
 }
 
@@ -44,17 +46,18 @@ export function localTime(iso: string): string {
   );
 }
 
-const TABLE_COLUMNS: [string, (l: AuditLine, local: boolean) => string][] = [
+const TABLE_COLUMNS: [string, (l: TrailLine, local: boolean) => string][] = [
   ['TIME', (l, local) => (local ? localTime(l.time) : l.time)],
   ['APP', (l) => l.sdkAppId],
   ['GROUP', (l) => l.groupId],
   ['EXIT', (l) => l.exitType],
+  // `-` for null: no operator (a dismissal), no member (a Community's dismissal, one line for the group).
   ['OPERATOR', (l) => l.operator ?? '-'],
   ['MEMBER', (l) => l.member ?? '-'],
 ];
 
-
-export function table(lines: AuditLine[], local: boolean): string {
+/** The lines as an aligned table for a terminal, every cell shown visibly (src/visible.ts). */
+export function table(lines: TrailLine[], local: boolean): string {
   const rows = lines.map((l) => TABLE_COLUMNS.map(([, get]) => visible(get(l, local))));
   const head = TABLE_COLUMNS.map(([h]) => h);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));

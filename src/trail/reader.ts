@@ -1,11 +1,12 @@
 /**
  * Stream the lines of audit files, plain or gzip, in constant memory. With a needle, only lines
  * that contain it are handed out: the byte search runs over whole chunks (Buffer.indexOf), so the
- * lines that cannot match are never cut out or parsed.
+ * lines that cannot match are never cut out or parsed. A `keep` test on the raw bytes drops more
+ * (src/trail/prefilter.ts) before a line is handed out.
  */
-import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
+import { openRegular } from './open.js';
 
 const NL = 0x0a;
 const CHUNK = 1 << 20;
@@ -24,6 +25,14 @@ export interface Line {
   lineNo: number;
   /** The line was longer than MAX_LINE and was skipped. */
   tooLong?: true;
+}
+
+/** Which lines to hand out: a cheap, exact judgement on the raw bytes, made before any parse. */
+export interface Select {
+  /** Bytes every line handed out contains, searched over whole chunks. */
+  needle?: Buffer;
+  /** Whether the line `buf[start, end)` may match: false only when it cannot. */
+  keep?: (buf: Buffer, start: number, end: number) => boolean;
 }
 
 /** Gzip is told by its magic bytes, so `.1` holding gzip or `.gz` holding text both read right. */
@@ -57,11 +66,16 @@ function countNewlines(buf: Buffer, from: number, to: number): number {
 }
 
 /**
- * Lines of one source, optionally only those containing `needle`. A last line without a newline
- * (a torn tail, or a file being written) is handed out too; the caller decides what it is.
+ * Lines of one source (a path, opened only if it is a regular file: src/trail/open.ts), optionally
+ * only those `select` keeps. A last line without a newline (a torn tail, or a file being written)
+ * is handed out too; the caller decides what it is.
  */
-export async function* readLines(source: string | Readable, name: string, needle?: Buffer): AsyncGenerator<Line> {
-  const input = typeof source === 'string' ? createReadStream(source, { highWaterMark: CHUNK }) : source;
+export async function* readLines(source: string | Readable, name: string, select: Select = {}): AsyncGenerator<Line> {
+  const input = typeof source === 'string' ? (await openRegular(source)).createReadStream({ highWaterMark: CHUNK }) : source;
+  const { needle, keep } = select;
+  /** A line joined from pieces of several chunks: does it hold the needle and pass `keep`? */
+  const wanted = (buf: Buffer, start: number, end: number) =>
+    (!needle || buf.subarray(start, end).includes(needle)) && (!keep || keep(buf, start, end));
   // The start of a line that runs past a chunk: its pieces, not one growing Buffer (which copied
   // the whole line again for every chunk: quadratic on a long line).
   let carry: Buffer[] = [];
@@ -85,7 +99,7 @@ export async function* readLines(source: string | Readable, name: string, needle
       if (skipping || carryLen + nl > MAX_LINE) yield tooLong();
       else {
         const line = Buffer.concat([...carry, chunk.subarray(0, nl)]);
-        if (!needle || line.includes(needle)) yield { bytes: line, file: name, lineNo };
+        if (wanted(line, 0, line.length)) yield { bytes: line, file: name, lineNo };
       }
       [skipping, carry, carryLen] = [false, [], 0];
       start = nl + 1;
@@ -102,13 +116,14 @@ export async function* readLines(source: string | Readable, name: string, needle
         const lineStart = hit === 0 ? 0 : chunk.lastIndexOf(NL, hit - 1) + 1;
         const lineEnd = chunk.indexOf(NL, hit);
         lineNo += countNewlines(chunk, pos, lineStart) + 1;
-        yield { bytes: chunk.subarray(lineStart, lineEnd), file: name, lineNo };
+        if (!keep || keep(chunk, lineStart, lineEnd)) yield { bytes: chunk.subarray(lineStart, lineEnd), file: name, lineNo };
         pos = lineEnd + 1;
       }
       lineNo += countNewlines(chunk, pos, last + 1);
     } else {
       for (let pos = start, nl = chunk.indexOf(NL, pos); nl !== -1 && nl <= last; pos = nl + 1, nl = chunk.indexOf(NL, pos)) {
-        yield { bytes: chunk.subarray(pos, nl), file: name, lineNo: ++lineNo };
+        lineNo++;
+        if (!keep || keep(chunk, pos, nl)) yield { bytes: chunk.subarray(pos, nl), file: name, lineNo };
       }
     }
     carry = last + 1 < chunk.length ? [Buffer.from(chunk.subarray(last + 1))] : [];
@@ -119,7 +134,7 @@ export async function* readLines(source: string | Readable, name: string, needle
     if (skipping) yield tooLong();
     else {
       const line = Buffer.concat(carry);
-      if (!needle || line.includes(needle)) yield { bytes: line, file: name, lineNo };
+      if (wanted(line, 0, line.length)) yield { bytes: line, file: name, lineNo };
     }
   }
 }

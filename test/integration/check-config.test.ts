@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { VERSION } from '../../src/version.js';
@@ -42,4 +42,32 @@ t.test('check-config: exit 0 and what was checked, or exit 2 and every problem; 
   t.match(cmds.stderr, '/audit/commands/Group.Nope: not an audited command');
   t.equal((await cli(['check-config', '--bogus'])).code, 2);
   t.equal((await cli(['check-config', '--config', join(dir, 'missing.json')])).code, 2);
+});
+
+// Issue #22: a reader of the trail who is not the service user ran check-config and was told
+// "invalid config" (EACCES on the credential): the service, which can read it, would start.
+t.test('check-config by a user who may not read the token file: a WARNING saying so, exit 0; serve still refuses', async (t) => {
+  const dir = t.testdir({ token: 'super-secret-token\n', 'bad.json': '{"apps": [' });
+  const token = join(dir, 'token');
+  const config = join(dir, 'config.json');
+  writeFileSync(config, JSON.stringify({ apps: [{ sdkAppId: '1400000000', tokenFile: token }] }));
+  chmodSync(token, 0o600);
+  // Root reads any file: as root, the reader is nobody; as anyone else, the file is made unreadable to its owner.
+  const reader = process.getuid?.() === 0 ? 65534 : undefined;
+  if (reader === undefined) chmodSync(token, 0o000);
+  const uid = reader ?? process.getuid?.();
+  const r = await cli(['check-config', '--config', config], { user: reader });
+  t.equal(r.code, 0, 'the service would start');
+  t.equal(r.stderr, '');
+  t.match(r.stdout, /^member-exit-audit: config OK \(/);
+  t.match(r.stdout, `; WARNING: cannot read token file for 1400000000 (${token}) as uid ${uid}: permission denied; not checked here (the service reads it as its own user: run check-config as that user to check it)\n`);
+  t.notMatch(r.stdout, 'invalid config');
+  t.notMatch(r.stdout, 'no token for', 'not mistaken for an app without authentication');
+
+  const bad = await cli(['check-config', '--config', join(dir, 'bad.json')], { user: reader });
+  t.equal(bad.code, 2, 'a config that is not JSON is still refused');
+  t.match(bad.stderr, /is not valid JSON/);
+  const serve = await cli(['serve', '--config', config], { user: reader, env: { PORT: '0', ADMIN_PORT: '0', AUDIT_FILE: join(dir, 'audit.ndjson') } });
+  t.equal(serve.code, 2, 'the service itself, if it cannot read its token, does not start');
+  t.match(serve.stderr, `/apps/0/tokenFile: cannot read ${token}: EACCES`);
 });

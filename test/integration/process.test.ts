@@ -44,7 +44,7 @@ t.test('a bad config stops the process with exit 2 and one message naming every 
   t.equal(p.logs.length, 0, 'nothing started');
   const q = run(['--bogus'], {}, dir);
   t.equal((await q.exited).code, 2);
-  t.match(q.stderr, /unknown argument --bogus/);
+  t.match(q.stderr, /unknown option --bogus/);
   const r = run([], { DURABILITY: 'never', PORT: '99999' }, dir);
   t.equal((await r.exited).code, 2);
   t.match(r.stderr, /\/audit\/durability/);

@@ -7,7 +7,7 @@ import { readLines } from '../../src/trail/reader.js';
 
 async function collect(src: string | Readable, needle?: string) {
   const out: [number, string][] = [];
-  for await (const l of readLines(src, 'x', needle === undefined ? undefined : Buffer.from(needle))) out.push([l.lineNo, l.bytes.toString()]);
+  for await (const l of readLines(src, 'x', needle === undefined ? {} : { needle: Buffer.from(needle) })) out.push([l.lineNo, l.bytes.toString()]);
   return out;
 }
 

@@ -42,6 +42,10 @@ t.test('the unit has what operators rely on', async (t) => {
   const unit = readFileSync(UNIT, 'utf8');
   for (const line of [
     'User=member-exit-audit',
+    'Group=member-exit-audit-readers',
+    'SupplementaryGroups=member-exit-audit',
+    'StartLimitIntervalSec=0',
+    'ExecStartPre=/usr/bin/member-exit-audit check-config\n',
     "ExecReload=/bin/sh -c 'kill -HUP $MAINPID'",
     'Restart=on-failure',
     'RestartSec=1s',
@@ -67,7 +71,7 @@ t.test('the unit has what operators rely on', async (t) => {
   // user and groups; the SIGHUP only when it passed (a failing ExecReload= line stops the rest).
   const reloads = [...unit.matchAll(/^ExecReload=(.*)$/gm)].map((m) => m[1]);
   t.equal(reloads.length, 2, 'two ExecReload= lines, run in order');
-  t.match(reloads[0], /^\+\/usr\/bin\/nsenter --target=\$\{MAINPID\} --mount -- \/usr\/bin\/setpriv --reuid=member-exit-audit --regid=member-exit-audit --groups=member-exit-audit .* \/usr\/bin\/member-exit-audit check-config$/, 'the first checks the config as the service would read it');
+  t.match(reloads[0], /^\+\/usr\/bin\/nsenter --target=\$\{MAINPID\} --mount -- \/usr\/bin\/setpriv --reuid=member-exit-audit --regid=member-exit-audit-readers --groups=member-exit-audit .* \/usr\/bin\/member-exit-audit check-config$/, 'the first checks the config as the service would read it');
 });
 
 t.test('the socket unit holds the callback port for the service, named for it', async (t) => {

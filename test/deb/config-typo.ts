@@ -25,7 +25,10 @@ export async function configTypos(t: Tap.Test, c: Container, { underLoad }: Retu
     }, () => status(c), 60000);
   };
 
+  // systemd's own "Starting ..." lines: every start, whoever asked for it.
+  const starts = async () => (await journal(c)).split(`Starting ${SERVICE}`).length - 1;
   await underLoad('bad JSON, restart; fixed, back by itself', async () => {
+    const [startsBefore, restartsBefore] = [await starts(), Number(await prop(c, SERVICE, 'NRestarts'))];
     write(good.replace(/^\{/, '{ "audit": '));
     const restart = await c.run(['systemctl', 'restart', SERVICE]);
     t.not(restart.code, 0, 'systemctl restart with a bad config fails');
@@ -35,6 +38,9 @@ export async function configTypos(t: Tap.Test, c: Container, { underLoad }: Retu
     write(good);
     // No command: the next retry starts it.
     await waitFor(async () => (await prop(c, SERVICE, 'ActiveState')) === 'active', () => status(c));
+    // While a retry was pending, the connections that kept arriving started nothing extra.
+    const restarts = Number(await prop(c, SERVICE, 'NRestarts')) - restartsBefore;
+    t.equal((await starts()) - startsBefore, restarts + 1, `${restarts + 1} starts: the operator's restart and ${restarts} retries, none from the socket`);
   });
   t.same([...socketStates], ['active'], `the socket stayed active through ${RETRIES}+ failed starts`);
 

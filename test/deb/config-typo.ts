@@ -28,7 +28,7 @@ export async function configTypos(t: Tap.Test, c: Container, { underLoad }: Retu
   // systemd's own "Starting ..." lines: every start, whoever asked for it.
   const starts = async () => (await journal(c)).split(`Starting ${SERVICE}`).length - 1;
   await underLoad('bad JSON, restart; fixed, back by itself', async () => {
-    const [startsBefore, restartsBefore] = [await starts(), Number(await prop(c, SERVICE, 'NRestarts'))];
+    const startsBefore = await starts();
     write(good.replace(/^\{/, '{ "audit": '));
     const restart = await c.run(['systemctl', 'restart', SERVICE]);
     t.not(restart.code, 0, 'systemctl restart with a bad config fails');
@@ -39,7 +39,8 @@ export async function configTypos(t: Tap.Test, c: Container, { underLoad }: Retu
     // No command: the next retry starts it.
     await waitFor(async () => (await prop(c, SERVICE, 'ActiveState')) === 'active', () => status(c));
     // While a retry was pending, the connections that kept arriving started nothing extra.
-    const restarts = Number(await prop(c, SERVICE, 'NRestarts')) - restartsBefore;
+    // NRestarts counts automatic restarts since the last explicit start: the operator's restart.
+    const restarts = Number(await prop(c, SERVICE, 'NRestarts'));
     t.equal((await starts()) - startsBefore, restarts + 1, `${restarts + 1} starts: the operator's restart and ${restarts} retries, none from the socket`);
   });
   t.same([...socketStates], ['active'], `the socket stayed active through ${RETRIES}+ failed starts`);

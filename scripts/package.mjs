@@ -7,6 +7,8 @@
 //
 // --version (or PACKAGE_VERSION) overrides package.json's version: the system test builds a
 // higher one to test an upgrade. The .deb is written to --out (default: the repository's root).
+// packaging/deb/changelog is the package's changelog: its first entry must be package.json's
+// version; a build with another --version gets an entry of its own on top, saying what it is.
 import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -30,6 +32,7 @@ const runtimeVersion = JSON.parse(readFileSync(join(runtime, 'package.json'), 'u
 // Reproducible: every date in the package is the commit's, not the build's.
 const epoch = Number(process.env.SOURCE_DATE_EPOCH ?? execFileSync('git', ['log', '-1', '--format=%ct'], { cwd: ROOT, encoding: 'utf8' }).trim());
 const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+const changelog = changelogFor(readFileSync(join(ROOT, 'packaging/deb/changelog'), 'utf8'));
 
 const stage = mkdtempSync(join(tmpdir(), `${NAME}-deb-`));
 const lib = `/usr/lib/${NAME}`;
@@ -74,7 +77,9 @@ try {
   chmodSync(at(`${lib}/bin/node`), 0o755);
   copy(`packaging/deb/${NAME}`, `/usr/bin/${NAME}`, 0o755);
 
-  for (const unit of readdirSync(join(ROOT, 'systemd'))) copy(`systemd/${unit}`, `/lib/systemd/system/${unit}`);
+  // /usr/lib, not /lib: Debian 13 is merged-/usr, and a package's /lib/systemd/system is left as an
+  // empty directory (with a warning) when it is purged there. Debian 12's lintian wants it too.
+  for (const unit of readdirSync(join(ROOT, 'systemd'))) copy(`systemd/${unit}`, `/usr/lib/systemd/system/${unit}`);
   copy('packaging/deb/lintian-overrides', `/usr/share/lintian/overrides/${NAME}`);
   copy('packaging/deb/sysusers.conf', `/usr/lib/sysusers.d/${NAME}.conf`);
   copy('packaging/deb/config.json', `/etc/${NAME}/config.json`);
@@ -87,8 +92,8 @@ try {
   copy('README.md', `${doc}/README.md`);
   for (const f of readdirSync(join(ROOT, 'docs'))) copy(`docs/${f}`, `${doc}/docs/${f}`);
   for (const f of readdirSync(join(ROOT, 'config/shippers'))) copy(`config/shippers/${f}`, `${doc}/examples/shippers/${f}`);
-  const date = new Date(epoch * 1000).toUTCString().replace(/GMT$/, '+0000');
-  put(`${doc}/changelog.gz`, gz(`${NAME} (${version}) unstable; urgency=medium\n\n  * Built from commit ${commit} with Node.js ${runtimeVersion}.\n    See README.md for what changed.\n\n -- ${MAINTAINER}  ${date}\n`));
+  // A native package's changelog (no Debian revision in the version): changelog.gz, not changelog.Debian.gz.
+  put(`${doc}/changelog.gz`, gz(changelog));
   put(`${doc}/copyright`, copyright(bundled.metafile));
   put(`${doc}/node/LICENSE`, readFileSync(join(runtime, 'LICENSE')));
 
@@ -102,8 +107,9 @@ try {
     `Maintainer: ${MAINTAINER}`,
     `Installed-Size: ${installedKiB}`,
     // Node.js's official linux-x64 build needs glibc 2.28 and GLIBCXX_3.4.21 (objdump -T), nothing else.
-    'Depends: libc6 (>= 2.28), libgcc-s1, libstdc++6 (>= 5.2)',
-    'Recommends: logrotate',
+    // logrotate: without it the hourly rotation has nothing to run and the trail grows without
+    // bound; a recommendation was silently skipped by `--no-install-recommends` (issue #22).
+    'Depends: libc6 (>= 2.28), libgcc-s1, libstdc++6 (>= 5.2), logrotate',
     'Section: admin',
     'Priority: optional',
     `Description: audit trail of Tencent Cloud IM group member exits`,
@@ -130,6 +136,18 @@ try {
   process.stdout.write(`${relative(process.cwd(), deb) || deb} (${(statSync(deb).size / 1048576).toFixed(1)} MiB, installed ${(installedKiB / 1024).toFixed(1)} MiB)\n`);
 } finally {
   rmSync(stage, { recursive: true, force: true });
+}
+
+/**
+ * The changelog to ship: packaging/deb/changelog as it is when its first entry is this version;
+ * else (a test build with --version) that text under an entry for this build, dated like the rest.
+ */
+function changelogFor(text) {
+  const top = /^\S+ \(([^)]+)\)/.exec(text)?.[1];
+  if (top !== pkg.version) throw new Error(`packaging/deb/changelog starts with ${top}, package.json says ${pkg.version}: add an entry for ${pkg.version}`);
+  if (version === top) return text;
+  const date = new Date(epoch * 1000).toUTCString().replace(/GMT$/, '+0000');
+  return `${NAME} (${version}) unstable; urgency=medium\n\n  * Build of ${top} from commit ${commit}, versioned ${version}.\n\n -- ${MAINTAINER}  ${date}\n\n${text}`;
 }
 
 /** Every regular file under dir, as paths relative to it, outside DEBIAN/. */

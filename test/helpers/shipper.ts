@@ -6,7 +6,7 @@ import { gunzipSync } from 'node:zlib';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const LOGROTATE = `${ROOT}config/logrotate/member-exit-audit`;
-const RELOAD = 'systemctl reload member-exit-audit.service >/dev/null 2>&1 || true';
+const RELOAD = 'pid=$(systemctl show --property=MainPID --value member-exit-audit.service 2>/dev/null) && [ "${pid:-0}" -gt 0 ] && kill -HUP "$pid" || true';
 /** The block each shipper config marks as the part an operator replaces with their own output. */
 const OUTPUT = /# BEGIN output[^\n]*\n[\s\S]*?# END output/;
 
@@ -21,14 +21,15 @@ export function shipperConfig(t: Tap.Test, name: string, output: string): string
 }
 
 /**
- * The shipped logrotate config for `file`, written to `path`: created files owned by whoever runs
- * the test (`create 0640`, or the given owner), and the postrotate reload replaced by `postrotate`,
- * or removed when it is null. Asserts the shipped config still reloads the service.
+ * The shipped logrotate config for `file`, written to `path`: run as whoever runs the test (its
+ * `su` line names the given owner, or is dropped), and the postrotate signal replaced by
+ * `postrotate`, or removed when it is null. Asserts the shipped config still signals the service.
  */
 export function logrotateConfig(t: Tap.Test, path: string, file: string, postrotate: string | null, owner = ''): void {
   let conf = readFileSync(LOGROTATE, 'utf8').replace('/var/log/member-exit-audit/member-exit.ndjson', file);
-  conf = conf.replace(/create 0640 member-exit-audit member-exit-audit/, `create 0640${owner ? ` ${owner}` : ''}`);
-  t.ok(conf.includes(RELOAD), 'the shipped logrotate config reloads the service in postrotate');
+  t.match(conf, /^\s*su member-exit-audit member-exit-audit-readers$/m, 'the shipped logrotate config rotates as the service user');
+  conf = conf.replace(/^(\s*)su member-exit-audit member-exit-audit-readers$/m, owner ? `$1su ${owner}` : '');
+  t.ok(conf.includes(RELOAD), 'the shipped logrotate config signals the service in postrotate');
   conf = postrotate === null ? conf.replace(/\s*postrotate[\s\S]*?endscript/, '') : conf.replace(RELOAD, postrotate);
   writeFileSync(path, conf, { mode: 0o644 });
 }

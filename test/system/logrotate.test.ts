@@ -43,7 +43,7 @@ async function rotateUnderLoad(t: Tap.Test, opts: { rotations: number; gapMs: nu
 
   const { lines, files } = readAllLines(dir, 'member-exit.ndjson');
   t.ok(files.some((f) => f.endsWith('.gz')), `gzipped files among ${files.length}: ${files.join(' ')}`);
-  t.equal(statSync(file).mode & 0o777, 0o640, 'the current file is 0640 (logrotate create)');
+  t.equal(statSync(file).mode & 0o777, 0o640, 'the current file is 0640 (made by the service: nocreate)');
   t.equal(sent.errors.length + sent.refused.length, 0, 'no callback refused');
   const cmp = compareMembers(sent.acked.flat(), lines);
   t.ok(sent.acked.length > opts.rotations * 10, `${sent.acked.length} callbacks acknowledged over ${rotations} rotations`);

@@ -51,9 +51,14 @@ try {
   // The service and every command in one file: Koa, TypeBox, pino and prom-client inside, so the
   // package carries no node_modules. The relative paths it reads at run time (../package.json for
   // --version, ../config/default.json for the built-in defaults) are laid out beside it.
+  // Split at cli.ts's dynamic imports: cli.js is then a few lines that catch SIGHUP
+  // (src/sighup.ts) before V8 has parsed the rest, which lands beside it in bundle-*.js.
   const bundled = await build({
     entryPoints: [join(ROOT, 'src/cli.ts')],
-    outfile: at(`${lib}/dist/cli.js`),
+    outdir: at(`${lib}/dist`),
+    entryNames: '[name]',
+    chunkNames: 'bundle-[name]-[hash]',
+    splitting: true,
     write: false,
     bundle: true,
     platform: 'node',
@@ -66,7 +71,10 @@ try {
   });
   // No `#!/usr/bin/env node`: /usr/bin/member-exit-audit names the packaged runtime, and a
   // shebang would ask for the distribution's nodejs.
-  put(`${lib}/dist/cli.js`, bundled.outputFiles[0].text.replace(/^#!.*\n/, ''));
+  for (const out of bundled.outputFiles) {
+    const name = out.path.slice(at(`${lib}/dist/`).length);
+    put(`${lib}/dist/${name}`, name === 'cli.js' ? out.text.replace(/^#!.*\n/, '') : out.text);
+  }
   put(`${lib}/package.json`, `${JSON.stringify({ name: NAME, version, type: 'module', private: true }, null, 2)}\n`);
   copy('config/default.json', `${lib}/config/default.json`);
   // The pinned runtime, stripped of its debugging symbols (121 MB -> 109 MB); node -v still says

@@ -82,7 +82,10 @@ t.test('SIGTERM under load: in-flight requests answered, every ack on disk, exit
   const dir = t.testdir();
   const file = join(dir, 'a.ndjson');
   const p = await runListening([], { AUDIT_FILE: file }, dir);
-  const sending = sendMany(p.port, { total: 100000, connections: 32 });
+  let gone = false;
+  void p.exited.then(() => (gone = true));
+  // Until the process is gone: after that every attempt is only a refused connection.
+  const sending = sendMany(p.port, { total: 100000, connections: 32, stopWhen: () => gone });
   await new Promise((r) => setTimeout(r, 400));
   p.child.kill('SIGTERM');
   const [sent, exit] = await Promise.all([sending, p.exited]);

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import t from 'tap';
 import { Compile } from 'typebox/compile';
-import { AuditLineSchema, formatLines, idMaker, lineId, planLines, type ExitEvent } from '../../src/audit/line.js';
+import { AuditLineSchema, formatLines, idMaker, lineId, planLines, planLines as plan, type ExitEvent } from '../../src/audit/line.js';
 
 const event: ExitEvent = {
   sdkAppId: '1400000000',
@@ -95,6 +95,8 @@ t.test('every line matches the published JSON Schema, which is generated from th
 
 t.test('planLines sizes lines exactly, and stops at the estimate when they cannot fit', async (t) => {
   const members = ['a', 'b', 'a', 'long-member-name'];
+  // The general path (a list this short otherwise takes the small one, below).
+  const planLines = (e: ExitEvent, m: string[], max?: number) => plan(e, m, max, false);
   const exact = planLines(event, members);
   const built = exact.buildSync();
   t.equal(exact.bytes, Buffer.byteLength(built.text), 'the size is the built size');
@@ -113,6 +115,22 @@ t.test('planLines sizes lines exactly, and stops at the estimate when they canno
   t.ok(over.bytes <= exact.bytes, 'an estimate never over-counts');
   t.throws(() => over.buildSync(), /at least \d+ bytes of lines, over \d+/);
   await t.rejects(over.build(), /at least/);
+});
+
+t.test('up to 10 members, the one-string path writes exactly the bytes and ids of the general path', async (t) => {
+  const cases: (string | null)[][] = [['jared'], ['a', 'b', 'a'], ['q"uo\\te', '\u2028', 'émoji 🙂', '\u0000'], [null], Array.from({ length: 10 }, (_, i) => `m${i}`)];
+  for (const [k, members] of cases.entries()) {
+    for (const e of [event, { ...event, operator: null, exitType: 'Destroyed' as const }]) {
+      const small = planLines(e, members).buildSync();
+      const general = planLines(e, members, Infinity, false).buildSync();
+      t.equal(typeof small.text, 'string', 'one string, no buffers');
+      t.equal(small.text, general.text.toString(), `the same bytes (case ${k + 1})`);
+      t.same(small.ids, general.ids);
+      t.equal(planLines(e, members).bytes, Buffer.byteLength(small.text));
+    }
+  }
+  t.equal(planLines({ ...event, eventTime: null }, ['a']).buildSync().ids, undefined, 'no stable ids without EventTime, as on the general path');
+  t.equal(planLines(event, Array.from({ length: 11 }, (_, i) => `m${i}`)).buildSync().text instanceof Buffer, true, 'from 11 members, the general path');
 });
 
 t.test('a long list is built about 256 KiB at a time, with a turn of the event loop between', async (t) => {

@@ -126,9 +126,11 @@ if (why) {
       const body = readFileSync(join(FIXTURES, 'doc-sample.json'), 'utf8');
       const query = Object.fromEntries(new URLSearchParams(readFileSync(join(FIXTURES, 'doc-sample.query'), 'utf8').trim()));
       const signed = signedParams(TOKEN);
+      const heldSince = Date.now();
       const refused = await post(PORT, body, { ...query, ...signed() });
-      t.equal(refused.status, 401, 'without its token the app is refused (fail closed)');
-      t.match(refused.json, { ActionStatus: 'FAIL', ErrorCode: 40104 });
+      t.equal(refused.status, 503, 'without its token the app is not taken (fail closed)');
+      t.match(refused.json, { ActionStatus: 'FAIL', ErrorCode: 50306 }, 'TOKEN_MISSING');
+      t.ok(Date.now() - heldSince >= 2500, 'only after Tencent\'s timeout, so that it resends once the token is in place');
       t.match(await journal(c), 'token file missing', 'the service says why');
       t.equal((await c.run(['sh', '-c', `test -e ${FILE} && wc -c < ${FILE} || echo 0`])).stdout.trim(), '0', 'and wrote nothing');
 

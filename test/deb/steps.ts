@@ -36,7 +36,8 @@ export async function lastListening(c: Container): Promise<Record<string, unknow
 
 /** How many SIGHUPs the service has logged. */
 export async function sighups(c: Container): Promise<number> {
-  return (await journal(c)).split('SIGHUP: reopening').length - 1;
+  // Lines, not occurrences: under journald a line carries its message twice (first, and in the JSON).
+  return (await journal(c)).split('\n').filter((l) => l.includes('SIGHUP: reopening')).length;
 }
 
 /**

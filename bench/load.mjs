@@ -18,7 +18,10 @@ function body(k) {
   return `{"CallbackCommand":"Group.CallbackAfterMemberExit","GroupId":"@TGS#${k % 997}","Type":"Public","ExitType":"${k % 3 ? 'Quit' : 'Kicked'}","Operator_Account":"${k % 3 ? `${PREFIX}-${k}-0` : 'admin'}","ExitMemberList":[${list}],"EventTime":${1700000000000 + k}}`;
 }
 
-const result = await autocannon({
+// SECONDS_FILE: per second of the run, how many answers, how many not 2xx, their p99 and max (ms).
+const perSecond = new Map();
+const t0 = Date.now();
+const instance = autocannon({
   url: `http://127.0.0.1:${PORT}`,
   connections: Number(CONNECTIONS),
   duration: Number(DURATION),
@@ -38,6 +41,23 @@ const result = await autocannon({
     },
   ],
 });
+if (process.env.SECONDS_FILE) {
+  instance.on('response', (_client, status, _bytes, ms) => {
+    const k = Math.floor((Date.now() - t0) / 1000);
+    const s = perSecond.get(k) ?? { times: [], non2xx: 0 };
+    s.times.push(ms);
+    if (status < 200 || status > 299) s.non2xx++;
+    perSecond.set(k, s);
+  });
+}
+const result = await instance;
+if (process.env.SECONDS_FILE) {
+  const rows = [...perSecond].sort((a, b) => a[0] - b[0]).map(([second, { times, non2xx }]) => {
+    times.sort((a, b) => a - b);
+    return { second, answers: times.length, non2xx, p99: times[Math.floor(times.length * 0.99)] ?? null, max: times.at(-1) ?? null };
+  });
+  writeFileSync(process.env.SECONDS_FILE, JSON.stringify(rows));
+}
 writeFileSync(ACKED_FILE, JSON.stringify(acked));
 console.log(
   JSON.stringify({

@@ -3,7 +3,7 @@
 // autocannon) to CPU 1 where `taskset` exists. Prints one table and writes bench/results.json.
 //
 // Env: DURATION (s per run, default 5), RUNS (repeats, median taken, default 3), SOAK (s of the
-// memory soak at 64 connections, default 60; 0 skips), ONLY (a substring of a row's name, or
+// soak at SOAK_RATE callbacks/s, default 60 and 2,000; 1200 for the 20-minute soak; 0 skips), ONLY (a substring of a row's name, or
 // `peers`, `dismissal`, `hostile`, `hold` or `holders`), PEER_ROUNDS (rounds of the peers row, default 3), HOLD_S and HOLD_RATE (the hold row: seconds of full disk, callbacks a second), SERVICE_NODE_FLAGS (V8 flags for the service only), SERVICE_CONFIG (a
 // config file for the service only), DISMISSALS (100,000-member dismissals in the dismissal row, default 3).
 import { execFileSync, spawn } from 'node:child_process';
@@ -231,41 +231,74 @@ async function startupMs() {
 }
 
 /** RSS once a second over SOAK seconds at 64 connections; the trend of the second half. */
+/**
+ * The soak (issue #24): SOAK seconds (60 by default; 1200 for the 20-minute soak) at a fixed
+ * SOAK_RATE (2,000 callbacks/s) on 64 connections, fsync. Every second: the answers' p99 and max
+ * and the non-2xx (from the load generator), the service's RSS, and from /metrics the slowest
+ * write and fdatasync (histogram buckets), the event loop's largest delay and the GC time. Reports
+ * p99, max and non-2xx of the whole run, the RSS slope of its second half, and the five worst
+ * seconds with what the service was doing in them: where the time went when it stalls.
+ */
 async function soak() {
+  const rate = Number(process.env.SOAK_RATE ?? 2000);
   const dir = mkdtempSync(join(tmpdir(), 'mea-bench-soak-'));
   try {
     const server = await startServer('service', 'fsync', dir);
     const samples = [];
-    const timer = setInterval(() => samples.push(rssMb(server.child.pid)), 1000);
-    const load = await runLoad(server.port, 64, 1, SOAK, dir);
-    clearInterval(timer);
+    let prev = null;
+    const read = async () => {
+      const m = await get(server.adminPort, '/metrics');
+      const num = (re) => Number(re.exec(m)?.[1] ?? 0);
+      const buckets = (name) => [...m.matchAll(new RegExp(`^${name}_bucket\\{le="([^"]+)"\\} (\\S+)$`, 'gm'))].map((x) => [Number(x[1]), Number(x[2])]);
+      return { at: Date.now(), write: buckets('member_exit_audit_write_seconds'), fsync: buckets('member_exit_audit_fsync_seconds'), lagMaxMs: num(/^nodejs_eventloop_lag_max_seconds (\S+)$/m) * 1000, gcSeconds: [...m.matchAll(/^nodejs_gc_duration_seconds_sum\{kind="\w+"\} (\S+)$/gm)].reduce((a, x) => a + Number(x[1]), 0) };
+    };
+    /** The smallest bucket bound the slowest operation of the interval fits under (ms), from two readings of a histogram. */
+    const slowest = (a, b) => {
+      for (let i = b.length - 1; i > 0; i--) if (b[i][1] - (a[i]?.[1] ?? 0) > b[i - 1][1] - (a[i - 1]?.[1] ?? 0)) return Number.isFinite(b[i][0]) ? b[i][0] * 1000 : `>${b[i - 1][0] * 1000}`;
+      return b[0] ? b[0][0] * 1000 : null;
+    };
+    let sampling = true;
+    const sampler = (async () => {
+      prev = await read();
+      while (sampling) {
+        await sleep(1000);
+        const cur = await read();
+        samples.push({ rssMb: rssMb(server.child.pid), writeMaxMs: slowest(prev.write, cur.write), fsyncMaxMs: slowest(prev.fsync, cur.fsync), lagMaxMs: +cur.lagMaxMs.toFixed(1), gcMs: +((cur.gcSeconds - prev.gcSeconds) * 1000).toFixed(1) });
+        prev = cur;
+      }
+    })();
+    const secondsFile = join(dir, 'seconds.json');
+    const load = await runLoad(server.port, 64, 1, SOAK, dir, 's', { RATE: String(rate), SECONDS_FILE: secondsFile });
+    sampling = false;
+    await sampler;
     await stopServer(server);
     checkOutput(server.file, load.acked, 1, 64);
-    const half = samples.slice(Math.floor(samples.length / 2));
+    const seconds = JSON.parse(readFileSync(secondsFile, 'utf8'));
+    const rss = samples.map((x) => x.rssMb);
+    const half = rss.slice(Math.floor(rss.length / 2));
     const n = half.length;
     const xm = (n - 1) / 2;
     const ym = half.reduce((a, b) => a + b, 0) / n;
     const slope = half.reduce((a, y, x) => a + (x - xm) * (y - ym), 0) / half.reduce((a, _, x) => a + (x - xm) ** 2, 0);
-    return { seconds: SOAK, requests: load.total2xx, rssMbFirst: +samples[0].toFixed(1), rssMbMax: +Math.max(...samples).toFixed(1), rssMbLast: +samples.at(-1).toFixed(1), secondHalfSlopeMbPerMin: +(slope * 60).toFixed(2) };
+    const worst = [...seconds].sort((a, b) => (b.max ?? 0) - (a.max ?? 0)).slice(0, 5).map((w) => ({ ...w, service: samples[w.second] ?? null }));
+    return {
+      seconds: SOAK,
+      rate,
+      requests: load.total2xx,
+      non2xx: load.non2xx + load.errors + load.timeouts,
+      p99: load.p99,
+      max: load.max,
+      rssMbFirst: +rss[0].toFixed(1),
+      rssMbMax: +Math.max(...rss).toFixed(1),
+      rssMbLast: +rss.at(-1).toFixed(1),
+      secondHalfSlopeMbPerMin: +(slope * 60).toFixed(2),
+      secondsOver100ms: seconds.filter((x) => x.max > 100).length,
+      worst,
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
-
-/** POST one body to the service; resolves with the status and the ms to the reply's end. */
-function postBody(port, path, body) {
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    const req = http.request({ host: '127.0.0.1', port, method: 'POST', path, headers: { 'content-length': Buffer.byteLength(body) } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve({ status: res.statusCode, ms: performance.now() - t0 }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-/** The largest event-loop stall since the last scrape (prom-client resets its histogram on each). */
 async function loopLagMaxMs(adminPort) {
   const m = await get(adminPort, '/metrics');
   return Number(/^nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(m)?.[1]) * 1000;
@@ -650,7 +683,7 @@ const holding4096 = !ONLY || ONLY === 'holders' ? await holders() : null;
 if (attack) process.stderr.write(`hostile: ${JSON.stringify(attack)}\n`);
 if (dismissals) process.stderr.write(`dismissal: ${JSON.stringify(dismissals)}\n`);
 const startup = ONLY ? null : await startupMs();
-const memory = ONLY || !SOAK ? null : await soak();
+const memory = (ONLY && ONLY !== 'soak') || !SOAK ? null : await soak();
 
 const f = (x, d = 0) => (x === null || x === undefined || Number.isNaN(x) ? '-' : x.toFixed(d));
 const header = '| durability | conns | members | service req/s | lines/s | p50 ms | p99 ms | p99.9 ms | non-2xx | peak RSS MB | callbacks/fsync | baseline req/s | baseline p99 ms | service/baseline |';
@@ -713,6 +746,9 @@ if (peerRows) {
 }
 if (holding4096) console.log(`\nheld connections: ${holding4096.holders.tried} opened by others (${holding4096.holders.stillOpen} still open when the load began); legitimate p99 ${holding4096.quiet.p99} ms alone, ${holding4096.held.p99} ms beside them (${holding4096.quiet.reqPerSec} / ${holding4096.held.reqPerSec} req/s, ${holding4096.held.non2xx} not 2xx); closed by the listener ${JSON.stringify(holding4096.closed)}`);
 if (startup) console.log(`\nstart to first accepted callback: median ${Math.round(startup.medianMs)} ms (${startup.runsMs.join(', ')})`);
-if (memory) console.log(`memory over ${memory.seconds} s at 64 connections (fsync): RSS ${memory.rssMbFirst} -> max ${memory.rssMbMax} -> ${memory.rssMbLast} MB, second-half slope ${memory.secondHalfSlopeMbPerMin} MB/min, ${memory.requests} callbacks`);
+if (memory) {
+  console.log(`soak: ${memory.seconds} s at ${memory.rate} callbacks/s on 64 connections (fsync): p99 ${memory.p99} ms, max ${memory.max} ms, ${memory.non2xx} not 2xx of ${memory.requests}; RSS ${memory.rssMbFirst} -> max ${memory.rssMbMax} -> ${memory.rssMbLast} MB, second-half slope ${memory.secondHalfSlopeMbPerMin} MB/min; ${memory.secondsOver100ms} seconds with an answer over 100 ms`);
+  for (const w of memory.worst) console.log(`  second ${w.second}: max ${w.max} ms, p99 ${w.p99} ms, ${w.non2xx} not 2xx; service: slowest write <= ${w.service?.writeMaxMs} ms, slowest fdatasync <= ${w.service?.fsyncMaxMs} ms, event-loop delay max ${w.service?.lagMaxMs} ms, GC ${w.service?.gcMs} ms`);
+}
 console.log('\ntargets:');
 for (const tgt of targets) console.log(`  ${tgt.ok ? 'met ' : 'MISS'}  ${tgt.what}: ${tgt.value}`);

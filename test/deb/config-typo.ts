@@ -8,7 +8,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import type { Container } from './container.js';
-import { CONFIG, journal, prop, SERVICE, sighups, SOCKET, status, waitFor, type loadSteps } from './steps.js';
+import { CONFIG, journal, type loadSteps, prop, recordOf, SERVICE, sighups, SOCKET, status, waitFor } from './steps.js';
 
 /** More than the default StartLimitBurst (5): reaching it proves starts are not rate-limited. */
 const RETRIES = 6;
@@ -72,6 +72,6 @@ export async function configTypos(t: Tap.Test, c: Container, { underLoad }: Retu
     await waitFor(async () => (await sighups(c)) === before + 1, () => status(c));
     t.pass('a good reload checks, then sends SIGHUP');
     const reloaded = (await journal(c)).split('\n').filter((l) => l.includes('config reloaded')).at(-1);
-    t.match(JSON.parse(reloaded ?? '{}'), { tokens: { 1400000000: 1 } }, 'whose re-read found the credential token');
+    t.match(recordOf(reloaded ?? '{}'), { tokens: { 1400000000: 1 } }, 'whose re-read found the credential token');
   });
 }

@@ -31,7 +31,12 @@ export async function journal(c: Container, unit = SERVICE): Promise<string> {
 /** The running service's `listening` log line. */
 export async function lastListening(c: Container): Promise<Record<string, unknown>> {
   const lines = (await journal(c)).split('\n').filter((l) => l.includes('"msg":"listening"'));
-  return JSON.parse(lines.at(-1) ?? '{}') as Record<string, unknown>;
+  return recordOf(lines.at(-1) ?? '{}');
+}
+
+/** The JSON record of one journal line: under journald it reads `<message> <record>` (src/log.ts). */
+export function recordOf(line: string): Record<string, unknown> {
+  return JSON.parse(line.slice(line.indexOf('{'))) as Record<string, unknown>;
 }
 
 /** How many SIGHUPs the service has logged. */

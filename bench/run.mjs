@@ -69,10 +69,9 @@ function startServer(kind, durability, dir, extraArgs = kind === 'service' ? SER
       }
       lines.push(rec);
       if (rec.msg === 'admin listening') server.adminPort = rec.port;
-      if (rec.msg === 'listening') {
-        server.port = rec.port;
-        resolve(server);
-      }
+      if (rec.msg === 'listening') server.port = rec.port;
+      // The service's summary comes after both listeners are up; the peers say only `listening`.
+      if (rec.msg === (kind === 'service' ? 'started' : 'listening')) resolve(server);
     });
     child.once('exit', (code) => reject(new Error(`${kind} exited with ${code} before listening`)));
   });
@@ -458,7 +457,7 @@ async function holding() {
   const rate = Number(process.env.HOLD_RATE ?? 1000);
   const dir = mkdtempSync(join(tmpdir(), 'mea-bench-hold-'));
   const mnt = join(dir, 'audit');
-  const { mkdirSync, statfsSync, unlinkSync, writeFileSync } = await import('node:fs');
+  const { mkdirSync, unlinkSync } = await import('node:fs');
   mkdirSync(mnt);
   try {
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=512m', 'tmpfs', mnt], { stdio: 'pipe' });
@@ -495,9 +494,18 @@ async function holding() {
     const load = runLoad(server.port, Math.ceil(rate * 2.5), 1, total, dir, 'h', { RATE: String(rate), TIMEOUT: '2' });
     await sleep(5000);
     const filler = join(mnt, 'filler');
-    const { bavail, bsize } = statfsSync(mnt);
-    writeFileSync(filler, Buffer.alloc(bavail * bsize - 1024));
+    // To the last KiB: append 1 MiB at a time until the disk is full, then 1 KiB at a time.
+    const fd = (await import('node:fs')).openSync(filler, 'a');
+    for (const chunk of [Buffer.alloc(1 << 20), Buffer.alloc(1024)]) {
+      try {
+        for (;;) (await import('node:fs')).writeSync(fd, chunk);
+      } catch {
+        // ENOSPC: on to the smaller chunk
+      }
+    }
+    (await import('node:fs')).closeSync(fd);
     phase = 'full';
+    process.stderr.write(`hold: disk full at ${JSON.stringify(samples.at(-1))}\n`);
     await sleep(seconds * 1000);
     unlinkSync(filler);
     phase = 'after';
@@ -507,6 +515,7 @@ async function holding() {
       if ((await metric('member_exit_audit_queue_bytes')) === 0) drainMs = Math.round(performance.now() - back);
       else await sleep(20);
     }
+    process.stderr.write(`hold: backlog on disk after ${drainMs} ms; waiting for the load to end\n`);
     const result = await load;
     sampling = false;
     await sampler;

@@ -7,7 +7,7 @@
  * comes while lines are queued (issue #19).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -44,16 +44,17 @@ function tmpfs(t: Tap.Test, size: string): string | null {
 /** Fill the filesystem of `mnt` to its last KiB; returns a function that gives the space back. */
 function fill(mnt: string): () => void {
   const filler = join(mnt, 'filler');
-  const { bavail, bsize } = statfsSync(mnt);
-  let size = bavail * bsize - 1024;
-  for (;;) {
+  // Appended 1 MiB at a time until the disk is full, then 1 KiB at a time: the first write that
+  // does not fit fails, whatever else writes to the disk meanwhile.
+  const fd = openSync(filler, 'a');
+  for (const chunk of [Buffer.alloc(1 << 20), Buffer.alloc(1024)]) {
     try {
-      writeFileSync(filler, Buffer.alloc(size));
-      break;
+      for (;;) writeSync(fd, chunk);
     } catch {
-      size -= 4096;
+      // ENOSPC: on to the smaller chunk
     }
   }
+  closeSync(fd);
   return () => unlinkSync(filler);
 }
 

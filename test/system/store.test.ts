@@ -49,10 +49,18 @@ t.test('two instances, rotations, restarts and a kill: the store holds every exi
   const conf = join(dir, 'rsyslog.conf');
   writeFileSync(conf, storeShipperConfig(t, { logs, work, uri: pg.uri, psql: pg.psql }));
   execFileSync(rsyslogd, ['-N1', '-f', conf], { stdio: 'pipe' });
-  let rs: ChildProcess = spawn(rsyslogd, ['-n', '-f', conf, '-i', join(dir, 'rsyslogd.pid')], { stdio: 'ignore' });
-  const rsyslog = () => (rs = spawn(rsyslogd, ['-n', '-f', conf, '-i', join(dir, 'rsyslogd.pid')], { stdio: 'ignore' }));
-  const stopRsyslog = () => new Promise((r) => (rs.exitCode !== null ? r(null) : (rs.once('exit', r), rs.kill('SIGTERM'))));
-  t.teardown(() => rs.kill('SIGKILL'));
+  // rsyslog's own messages (imfile, omprog, queues): shown when the store comes up short.
+  let rsLog = '';
+  let rs: ChildProcess | undefined;
+  const rsyslog = () => {
+    const c = spawn(rsyslogd, ['-n', '-f', conf, '-i', join(dir, 'rsyslogd.pid')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    c.stdout!.on('data', (d) => (rsLog += d));
+    c.stderr!.on('data', (d) => (rsLog += d));
+    return (rs = c);
+  };
+  rsyslog();
+  const stopRsyslog = () => new Promise((r) => (rs!.exitCode !== null ? r(null) : (rs!.once('exit', r), rs!.kill('SIGTERM'))));
+  t.teardown(() => rs?.kill('SIGKILL'));
 
   // Both instances' files at once (the shipped config's path made a glob), reopened by SIGHUP or,
   // every other time, by the service noticing the rename itself.
@@ -119,9 +127,10 @@ t.test('two instances, rotations, restarts and a kill: the store holds every exi
     byId.set(id, [...(byId.get(id) ?? []), l]);
   }
 
-  // Then the store, once rsyslog has shipped what it will.
+  // Then the store, once rsyslog has shipped what it will: every id on disk, or no new row for 10 s
+  // (after PostgreSQL's restart rsyslog retries at growing intervals).
   let rows = 0;
-  for (let waited = 0, last = -1, same = 0; waited < 90000 && same < 6 && rows < byId.size; waited += 500) {
+  for (let waited = 0, last = -1, same = 0; waited < 120000 && same < 20 && rows < byId.size; waited += 500) {
     await sleep(500);
     rows = Number(pg.sql('SELECT count(*) FROM member_exit_audit'));
     same = rows === last ? same + 1 : 0;
@@ -137,6 +146,20 @@ t.test('two instances, rotations, restarts and a kill: the store holds every exi
   t.comment(steps.join('; '));
   t.comment(trail.summary);
   t.comment(`store: sent ${run.sent.size}, recorded ${run.sent.size - trail.missing.length} (twice ${trail.twice}), ${onDisk.length} lines in the trails, ${stored.length} rows`);
+  if (stored.length !== run.sent.size) {
+    // Where the missing exits' lines are, by file: which reader let them go.
+    const storedIds = new Set(stored.map((r) => r.id));
+    const where = new Map<string, number>();
+    for (const f of files) {
+      const raw = readFileSync(f);
+      const lines = (raw[0] === 0x1f && raw[1] === 0x8b ? gunzipSync(raw) : raw).toString('utf8').split('\n').slice(0, -1);
+      const missing = lines.map((l, i) => [(JSON.parse(l) as { id: string }).id, i] as const).filter(([id]) => !storedIds.has(id));
+      if (missing.length) where.set(`${f.slice(logs.length + 1)} (${lines.length} lines)`, missing.length), t.comment(`${f.slice(logs.length + 1)}: missing lines ${missing[0]![1]}..${missing.at(-1)![1]} of ${lines.length}`);
+    }
+    t.comment(`missing by file: ${JSON.stringify([...where])}`);
+    t.comment(`rsyslog: ${rsLog.slice(-3000)}`);
+    t.comment(`psql: ${(() => { try { return readFileSync(join(work, 'psql.log'), 'utf8').slice(-2000); } catch { return '(none)'; } })()}`);
+  }
   t.equal(stored.length, run.sent.size, `rows in the store (${stored.length}) = distinct exits sent (${run.sent.size})`);
   t.same([...run.sent].filter((m) => !members.has(m)), [], 'every exit sent has its row');
   t.equal(members.size, stored.length, 'no exit has two rows');

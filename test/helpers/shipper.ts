@@ -87,3 +87,21 @@ export async function shippedWhenSettled(out: string): Promise<string[]> {
   }
   return shipped;
 }
+
+/**
+ * config/shippers/rsyslog-pgsql.conf pointed at a test: the trail folder `logs`, rsyslog's work
+ * folder, the store's libpq URI and this machine's psql. Asserts the connection block is there,
+ * so a config that loses its markers fails the test that runs it.
+ */
+export function storeShipperConfig(t: Tap.Test, opts: { logs: string; work: string; uri: string; psql: string }): string {
+  const text = readFileSync(`${ROOT}config/shippers/rsyslog-pgsql.conf`, 'utf8');
+  const connection = /# BEGIN connection[^\n]*\n\s*binary="\/usr\/bin\/psql [^"]* -d postgresql:\/\/[^"\s]+"\n\s*# END connection/;
+  t.match(text, connection, 'rsyslog-pgsql.conf marks its connection');
+  return (
+    `global(workDirectory="${opts.work}")\n` +
+    text
+      .replace(/(binary=")\/usr\/bin\/psql( [^"]* -d )postgresql:\/\/[^"\s?]+/, `$1${opts.psql}$2${opts.uri}`)
+      .replaceAll('/var/log/rsyslog-member-exit-audit-psql.log', `${opts.work}/psql.log`)
+      .replaceAll('/var/log/member-exit-audit', opts.logs)
+  );
+}

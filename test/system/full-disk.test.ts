@@ -6,9 +6,7 @@
  * (test/helpers/im-backend.ts), for 3 s and 30 s of full disk under load, and with a SIGTERM that
  * comes while lines are queued (issue #19).
  */
-import { execFileSync } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { holdSocket } from '../helpers/held.js';
@@ -16,47 +14,11 @@ import { imBackend, recorded, tally } from '../helpers/im-backend.js';
 import { parseLines } from '../helpers/lines.js';
 import { runListening } from '../helpers/process.js';
 import { exitBody, post, request } from '../helpers/service.js';
+// Without root there is no tmpfs; the same contract is shown by fault injection in test/audit/writer.test.ts.
+import { fill, tmpfs } from '../helpers/tmpfs.js';
 
 const TENCENT = { timeoutMs: 2000, resends: 2, resendGapMs: 1000 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** A fresh tmpfs of `size`, or null (with the test skipped, or failed under CI) when it cannot be mounted. */
-function tmpfs(t: Tap.Test, size: string): string | null {
-  const dir = mkdtempSync(join(tmpdir(), 'mea-full-'));
-  const mnt = join(dir, 'mnt');
-  mkdirSync(mnt);
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', mnt], { stdio: 'pipe' });
-  } catch {
-    // Mounting needs root (CI runs as root); the same contract is shown by fault injection in test/audit/writer.test.ts.
-    if (process.env.CI) t.fail('cannot mount a tmpfs in CI');
-    else t.skip('cannot mount a tmpfs here (not root)');
-    rmSync(dir, { recursive: true, force: true });
-    return null;
-  }
-  t.teardown(() => {
-    execFileSync('umount', ['-l', mnt]);
-    rmSync(dir, { recursive: true, force: true });
-  });
-  return mnt;
-}
-
-/** Fill the filesystem of `mnt` to its last KiB; returns a function that gives the space back. */
-function fill(mnt: string): () => void {
-  const filler = join(mnt, 'filler');
-  // Appended 1 MiB at a time until the disk is full, then 1 KiB at a time: the first write that
-  // does not fit fails, whatever else writes to the disk meanwhile.
-  const fd = openSync(filler, 'a');
-  for (const chunk of [Buffer.alloc(1 << 20), Buffer.alloc(1024)]) {
-    try {
-      for (;;) writeSync(fd, chunk);
-    } catch {
-      // ENOSPC: on to the smaller chunk
-    }
-  }
-  closeSync(fd);
-  return () => unlinkSync(filler);
-}
 
 t.test('ENOSPC on a real filesystem: held, no partial line, not ready, recovers by itself and writes what it held', async (t) => {
   const mnt = tmpfs(t, '256k');

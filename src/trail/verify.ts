@@ -14,8 +14,10 @@ export const VERIFY_HELP = `Usage: member-exit-audit verify [options] [FILE...]
 Check the tamper-evidence chain (config audit.chain: true) across the audit file and its rotated
 siblings, oldest first (or across the FILEs given, in the order given; plain or gzip).
 
-  --genesis        also require the first line to be the first line ever (prev = 64 zeros):
-                   use it when no rotated file has been deleted by retention
+  --genesis        also require the first line to be the first line ever (prev = 64 zeros),
+                   and no unchained line before it: use it when retention deleted no file
+  --verify-key K   also check the seals with the verification key setup-keys printed: no
+                   sealed line altered, removed or reordered, no epoch missing
   --config FILE    config file naming the audit file
   -h, --help       this help
 
@@ -34,7 +36,7 @@ export async function verify(argv: string[], io: Io = { stdout: process.stdout, 
     args = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { genesis: { type: 'boolean', default: false }, config: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } },
+      options: { genesis: { type: 'boolean', default: false }, 'verify-key': { type: 'string' }, config: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } },
     });
   } catch (err) {
     io.stderr.write(`member-exit-audit verify: ${(err as Error).message}\n\n${VERIFY_HELP}`);
@@ -56,6 +58,9 @@ export async function verify(argv: string[], io: Io = { stdout: process.stdout, 
     return 2;
   }
 
+  const verifyKey = args.values['verify-key'];
+  if (verifyKey !== undefined) return (await import('./seals.js')).verifySealed(files, verifyKey, args.values.genesis, io);
+
   const broken = (where: string, why: string) => {
     io.stdout.write(`BROKEN at ${where}: ${why}\n`);
     return 1;
@@ -76,7 +81,11 @@ export async function verify(argv: string[], io: Io = { stdout: process.stdout, 
         } catch {
           return broken(where, 'not a JSON line (altered or torn)');
         }
-        if (prevHash === null && prev === undefined) continue; // written before the chain was turned on
+        if (prevHash === null && prev === undefined) {
+          // Written before the chain was turned on, or put there: --genesis accepts no such line.
+          if (args.values.genesis) return broken(where, 'a line without "prev" before the first chained line (--genesis): lines written before audit.chain was on, or prepended');
+          continue;
+        }
         if (typeof prev !== 'string' || !/^[0-9a-f]{64}$/.test(prev)) return broken(where, 'no valid "prev" field (a line inserted or altered)');
         if (prevHash === null) {
           anchor = prev;

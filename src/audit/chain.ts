@@ -2,15 +2,16 @@
  * Tamper evidence (config `audit.chain`): each line carries `prev`, the SHA-256 (hex) of the
  * previous line's bytes without its newline, across rotation. The first line ever has 64 zeros.
  */
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import fs, { createReadStream } from 'node:fs';
 import { createGunzip } from 'node:zlib';
 import { trailFiles } from './siblings.js';
 
 export const GENESIS = '0'.repeat(64);
 
+/** SHA-256 (hex) of a line; one-shot `crypto.hash`, a quarter of a Hash object's cost per line (line.ts). */
 export function lineHash(line: string | Buffer): string {
-  return createHash('sha256').update(line).digest('hex');
+  return hash('sha256', line, 'hex');
 }
 
 /**

@@ -76,16 +76,30 @@ t.test('the honest trail: every epoch sealed, from the first line ever', async (
   t.match(res.stdout, `NOT PROVEN: the 2 lines after the last seal`);
 });
 
-t.test('a line sealed before T edited, every prev after it recomputed: the next seal no longer matches', async (t) => {
-  const { file, lines } = victim(t);
-  const i = edited(lines);
-  lines[i] = { ...lines[i]!, text: lines[i]!.text.replace('"exitType":"Quit"', '"exitType":"Kicked"') };
-  writeTrail(file, rebuild(lines, i));
-  t.equal((await cli(['verify'], { env: { AUDIT_FILE: file } })).code, 0, 'the chain alone is fooled');
-  const res = await verify(file);
-  t.equal(res.code, 1);
-  const s = nextSeal(lines, i);
-  t.match(res.stdout, `BROKEN at ${at(lines, s)}: the seal of epoch ${sealOf(lines[s]!).epoch} does not match`);
+t.test('a line sealed before T altered, inserted, removed or swapped, every prev after it recomputed: the next seal no longer matches', async (t) => {
+  const edits: [string, (l: TrailLine[], i: number) => void][] = [
+    ['altered', (l, i) => (l[i] = { ...l[i]!, text: l[i]!.text.replace('"exitType":"Quit"', '"exitType":"Kicked"') })],
+    ['inserted', (l, i) => l.splice(i + 1, 0, { ...l[i]!, text: l[i]!.text.replace('"member":"m', '"member":"forged-m') })],
+    ['removed', (l, i) => l.splice(i + 1, 1)],
+    ['swapped', (l, i) => l.splice(i + 1, 2, l[i + 2]!, l[i + 1]!)],
+  ];
+  for (const [what, edit] of edits) {
+    const { file, lines } = victim(t);
+    // The two exits of epoch 2 after its mid-epoch seal (the reopen), before the seal closing it.
+    const i = lines.findIndex((l, k) => !isSeal(l) && k > 0 && isSeal(lines[k - 1]!) && !sealOf(lines[k - 1]!).final && sealOf(lines[k - 1]!).epoch === 2);
+    t.notOk(isSeal(lines[i]!) || isSeal(lines[i + 1]!), 'two exit lines to work on');
+    const s = nextSeal(lines, i);
+    edit(lines, i);
+    const after = rebuild(lines, i);
+    writeTrail(file, after);
+    t.equal((await cli(['verify'], { env: { AUDIT_FILE: file } })).code, 0, `${what}: the chain alone is fooled`);
+    const res = await verify(file);
+    t.equal(res.code, 1, what);
+    const sealAt = after.findIndex((l, k) => k >= i && isSeal(l));
+    t.equal(sealOf(after[sealAt]!).epoch, 2);
+    t.match(res.stdout, `BROKEN at ${at(after, sealAt)}: the seal of epoch 2 does not match`, `${what}: named at the seal after it`);
+    t.ok(s > 0);
+  }
 });
 
 t.test('... and re-sealed from there with the key held at T: the epochs in between are missing', async (t) => {

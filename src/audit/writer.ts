@@ -91,6 +91,14 @@ export interface Unwritten {
   callbacks: number;
 }
 
+/** The lines of `small` as one buffer. A Buffer (a list built in slices) goes as it is, without another copy. */
+function rawBytes(small: Entry[]): Buffer {
+  const only = small.length === 1 ? small[0]!.data : null;
+  if (Buffer.isBuffer(only)) return only;
+  if (small.every((e) => typeof e.data === 'string')) return Buffer.from(small.map((e) => e.data).join(''));
+  return Buffer.concat(small.map((e) => (typeof e.data === 'string' ? Buffer.from(e.data) : e.data)));
+}
+
 export class AuditWriter {
   private readonly file: AuditFile;
   private readonly queue: WriteQueue;
@@ -348,7 +356,7 @@ export class AuditWriter {
       }
       large.end = end;
       part = buf.subarray(done, end);
-      if (this.chain) part = this.chain.apply(part.toString());
+      if (this.chain) part = this.chain.apply(part);
     }
     const buf = part === null ? head : head.length === 0 ? part : Buffer.concat([head, part]);
     // A seal is synced whatever the durability: the key evolves once it is on disk.
@@ -360,12 +368,8 @@ export class AuditWriter {
   private smallBytes(small: Entry[]): Buffer {
     if (small.length === 0) return Buffer.alloc(0);
     if (this.chain && small.some((e) => e.seal)) return this.sealedBytes(small);
-    if (this.chain) return this.chain.apply(small.map((e) => e.data.toString()).join(''));
-    // A Buffer (a list built in slices) is written as it is, without another copy.
-    const only = small.length === 1 ? small[0]!.data : null;
-    if (Buffer.isBuffer(only)) return only;
-    if (small.every((e) => typeof e.data === 'string')) return Buffer.from(small.map((e) => e.data).join(''));
-    return Buffer.concat(small.map((e) => (typeof e.data === 'string' ? Buffer.from(e.data) : e.data)));
+    const raw = rawBytes(small);
+    return this.chain ? this.chain.apply(raw) : raw;
   }
 
   /** Lines with seals among them: each seal is made for the chain head where it stands. */

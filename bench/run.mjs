@@ -4,8 +4,9 @@
 //
 // Env: DURATION (s per run, default 5), RUNS (repeats, median taken, default 3), SOAK (s of the
 // soak at SOAK_RATE callbacks/s, default 60 and 2,000; 1200 for the 20-minute soak; 0 skips), ONLY (a substring of a row's name, or
-// `peers`, `dismissal`, `hostile`, `hold` or `holders`), PEER_ROUNDS (rounds of the peers row, default 3), HOLD_S and HOLD_RATE (the hold row: seconds of full disk, callbacks a second), SERVICE_NODE_FLAGS (V8 flags for the service only), SERVICE_CONFIG (a
-// config file for the service only), DISMISSALS (100,000-member dismissals in the dismissal row, default 3).
+// `peers`, `dismissal`, `hostile`, `hold`, `holders` or `soak`), PEER_ROUNDS (rounds of the peers row, default 3), HOLD_S and HOLD_RATE (the hold row: seconds of full disk, callbacks a second), SERVICE_NODE_FLAGS (V8 flags for the service only), SERVICE_CONFIG (a
+// config file for the service only), COMPARE_CONFIG (a second config: each row also runs the
+// service with it, alternating, and reports its req/s and service/compare), DISMISSALS (100,000-member dismissals in the dismissal row, default 3).
 import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
 import http from 'node:http';
@@ -38,9 +39,10 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const UNIT_FLAGS = /^Environment=NODE_OPTIONS=(.*)$/m.exec(readFileSync(new URL('../systemd/member-exit-audit.service', import.meta.url), 'utf8'))?.[1] ?? '';
 const SERVICE_FLAGS = (process.env.SERVICE_NODE_FLAGS ?? UNIT_FLAGS).split(' ').filter(Boolean);
 
-function startServer(kind, durability, dir, extraArgs = kind === 'service' ? SERVICE_FLAGS : []) {
+function startServer(kind, durability, dir, extraArgs = kind === 'service' || kind === 'compare' ? SERVICE_FLAGS : []) {
   const file = join(dir, 'audit', 'member-exit.ndjson');
-  const script = join(ROOT, { service: 'dist/main.js', baseline: 'bench/baseline.mjs', koa: 'bench/koa-peer.mjs' }[kind]);
+  const script = join(ROOT, { service: 'dist/main.js', compare: 'dist/main.js', baseline: 'bench/baseline.mjs', koa: 'bench/koa-peer.mjs' }[kind]);
+  const config = kind === 'compare' ? process.env.COMPARE_CONFIG : kind === 'service' ? process.env.SERVICE_CONFIG : undefined;
   const [cmd, args] = pinned(0, [...extraArgs, script]);
   const started = performance.now();
   const child = spawn(cmd, args, {
@@ -52,7 +54,7 @@ function startServer(kind, durability, dir, extraArgs = kind === 'service' ? SER
       DURABILITY: durability,
       LOG_LEVEL: 'info',
       // A config file for the service alone (SERVICE_CONFIG), e.g. to measure a setting's cost.
-      ...(kind === 'service' && process.env.SERVICE_CONFIG ? { MEMBER_EXIT_AUDIT_CONFIG: process.env.SERVICE_CONFIG } : {}),
+      ...(config ? { MEMBER_EXIT_AUDIT_CONFIG: config } : {}),
     },
     stdio: ['ignore', 'pipe', 'inherit'],
     cwd: dir,
@@ -71,7 +73,7 @@ function startServer(kind, durability, dir, extraArgs = kind === 'service' ? SER
       if (rec.msg === 'admin listening') server.adminPort = rec.port;
       if (rec.msg === 'listening') server.port = rec.port;
       // The service's summary comes after both listeners are up; the peers say only `listening`.
-      if (rec.msg === (kind === 'service' ? 'started' : 'listening')) resolve(server);
+      if (rec.msg === (kind === 'service' || kind === 'compare' ? 'started' : 'listening')) resolve(server);
     });
     child.once('exit', (code) => reject(new Error(`${kind} exited with ${code} before listening`)));
   });
@@ -142,6 +144,7 @@ function checkOutput(file, acked, members, connections) {
     carry = parts.pop();
     for (const line of parts) {
       const v = JSON.parse(line);
+      if (v.event === 'seal') continue; // a seal line (audit.seal): no exit
       if (v.event !== 'group.member.exit' || !/^[0-9a-f]{32}$/.test(v.id)) throw new Error(`bad line ${line}`);
       if (v.exitType === 'Destroyed') {
         destroyed.add(v.member + ' ' + v.groupId);
@@ -172,14 +175,15 @@ async function once(kind, durability, connections, members, duration = DURATION)
     const load = await runLoad(server.port, connections, members, duration, dir);
     const peak = peakRssMb(server.child.pid);
     let perSync = null;
-    if (kind === 'service' && durability === 'fsync') {
+    const ours = kind === 'service' || kind === 'compare';
+    if (ours && durability === 'fsync') {
       const m = await get(server.adminPort, '/metrics');
       const sum = Number(/^member_exit_audit_batch_callbacks_sum (\S+)$/m.exec(m)?.[1]);
       const count = Number(/^member_exit_audit_batch_callbacks_count (\S+)$/m.exec(m)?.[1]);
       perSync = count ? sum / count : null;
     }
     await stopServer(server);
-    if (kind !== 'service' && durability === 'fsync') {
+    if (!ours && durability === 'fsync') {
       const stats = server.lines.find((l) => l.msg === 'stats');
       perSync = stats?.batches ? stats.callbacks / stats.batches : null;
     }
@@ -672,16 +676,19 @@ for (const row of rows) {
   if (ONLY && !name.includes(ONLY)) continue;
   const service = [];
   const baseline = [];
+  const compare = [];
   for (let i = 0; i < RUNS; i++) {
     // Alternate, so drift on a shared machine hits both alike.
     service.push(await once('service', row.durability, row.connections, row.members));
+    if (process.env.COMPARE_CONFIG) compare.push(await once('compare', row.durability, row.connections, row.members));
     baseline.push(await once('baseline', row.durability, row.connections, row.members));
   }
   const s = medianOf(service);
   const b = medianOf(baseline);
   const r = { ...row, service: s, baseline: b, ratio: +(s.reqPerSec / b.reqPerSec).toFixed(2), serviceRuns: service.map((x) => Math.round(x.reqPerSec)), baselineRuns: baseline.map((x) => Math.round(x.reqPerSec)) };
+  if (compare.length) Object.assign(r, { compare: medianOf(compare), compareRuns: compare.map((x) => Math.round(x.reqPerSec)) }, { compareRatio: +(s.reqPerSec / medianOf(compare).reqPerSec).toFixed(2) });
   results.push(r);
-  process.stderr.write(`${name}: service ${Math.round(s.reqPerSec)} req/s, baseline ${Math.round(b.reqPerSec)} req/s, ratio ${r.ratio}\n`);
+  process.stderr.write(`${name}: service ${Math.round(s.reqPerSec)} req/s (p99 ${s.p99})${r.compare ? `, compare ${Math.round(r.compare.reqPerSec)} req/s (p99 ${r.compare.p99}), service/compare ${r.compareRatio} (runs ${r.serviceRuns.join(', ')} against ${r.compareRuns.join(', ')})` : ''}, baseline ${Math.round(b.reqPerSec)} req/s, ratio ${r.ratio}\n`);
 }
 
 const dismissals = !ONLY || 'dismissal'.includes(ONLY) ? await dismissal() : null;
@@ -729,6 +736,12 @@ if (startup) check('start to first accepted callback < 500 ms', startup.medianMs
 if (memory) check('memory flat over the soak (no growth: second-half RSS slope < +1 MB/min)', memory.secondHalfSlopeMbPerMin < 1, memory.secondHalfSlopeMbPerMin);
 
 const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}, ${HAS_TASKSET ? 'server on CPU 0, load on CPU 1 (taskset)' : 'no taskset: unpinned'}`;
+if (process.env.COMPARE_CONFIG) {
+  // The service under two configs in one sitting: written apart, since ONLY runs leave results.json be.
+  const read = (f) => (f ? JSON.parse(readFileSync(f, 'utf8')) : null);
+  const rows = results.map(({ durability, connections, members, service, compare, compareRatio, serviceRuns, compareRuns }) => ({ durability, connections, members, serviceReqPerSec: Math.round(service.reqPerSec), serviceP99: service.p99, compareReqPerSec: Math.round(compare.reqPerSec), compareP99: compare.p99, compareRatio, serviceRuns, compareRuns }));
+  (await import('node:fs')).writeFileSync(new URL('./compare-results.json', import.meta.url), JSON.stringify({ date: new Date().toISOString(), durationS: DURATION, runs: RUNS, serviceConfig: read(process.env.SERVICE_CONFIG), compareConfig: read(process.env.COMPARE_CONFIG), rows }, null, 2) + '\n');
+}
 const out = { date: new Date().toISOString(), machine, serviceNodeFlags: SERVICE_FLAGS.join(" "), durationS: DURATION, runs: RUNS, results, peers: peerRows, dismissals, hostile: attack, hold, holders: holding4096, startup, memory, targets };
 if (!ONLY) (await import('node:fs')).writeFileSync(new URL('./results.json', import.meta.url), JSON.stringify(out, null, 2) + '\n');
 console.log(`\nmember-exit-audit benchmark: ${machine}; ${DURATION} s per run, median of ${RUNS} runs; service flags: ${SERVICE_FLAGS.join(" ") || "none"}\n`);

@@ -15,6 +15,7 @@ Commands:
   query [options] [FILE]         find audit lines: --member, --group, --operator, --since, ...
   verify [FILE...]               check the tamper-evidence chain across the current and rotated files
   check-config [--config FILE]   check the config as serve would load it; exit 0 (OK) or 2
+  setup-keys [--interval 15m]    make the sealing state and print the verification key, once
   --version                      print the version
 
 member-exit-audit <command> --help shows a command's options.
@@ -44,6 +45,9 @@ switch (command) {
     break;
   case 'check-config':
     process.exitCode = await (await import('./check-config.js')).checkConfig(rest);
+    break;
+  case 'setup-keys':
+    process.exitCode = await (await import('./setup-keys.js')).setupKeys(rest);
     break;
   case '--version':
   case '-v':

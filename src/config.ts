@@ -91,8 +91,26 @@ const ConfigSchema = Type.Object(
          * not to the rotated one a shipper may have let go (docs/shipping.md). On by default.
          */
         checkEachBatch: Type.Boolean(),
-        /** Tamper evidence: each line gains `prev`, the SHA-256 of the line before (docs/investigating.md, "Tamper evidence"). */
+        /**
+         * Tamper evidence: each line gains `prev`, the SHA-256 of the line before (docs/investigating.md,
+         * "Tamper evidence"). On by default; sealing needs it.
+         */
         chain: Type.Boolean(),
+        /** Forward-secure sealing (docs/investigating.md, "Tamper evidence"): on when `stateFile` exists. */
+        seal: Type.Object(
+          {
+            /**
+             * The sealing state that `member-exit-audit setup-keys` makes: the current epoch's key,
+             * readable by the service user only, replaced at every epoch. Keep it outside the
+             * trail's folder (shippers and readers of the trail need not see it). While it does not
+             * exist the service starts without sealing and warns at every start.
+             */
+            stateFile: Type.String({ minLength: 1 }),
+            /** Refuse to start (exit 1) while `stateFile` does not exist, instead of warning. Default false. */
+            required: Type.Boolean(),
+          },
+          { additionalProperties: false },
+        ),
         /**
          * A line whose id was taken in within this many ms is not written again: Tencent resends a
          * callback whose first delivery timed out (with the same EventTime, so the same ids), and
@@ -208,7 +226,7 @@ const BUILT_IN = {
   trustProxy: [],
   admin: { host: '127.0.0.1', port: 9464 },
   // 64 MiB: a 100,000-member dismissal is ~36 MB of lines, handed to the writer at once.
-  audit: { maxQueueBytes: 64 * 1024 * 1024, rotateCheckMs: 1000, checkEachBatch: true, chain: false, dedupWindowMs: 5 * 60 * 1000, dedupMaxIds: 100000, commands: {} },
+  audit: { maxQueueBytes: 64 * 1024 * 1024, rotateCheckMs: 1000, checkEachBatch: true, chain: true, seal: { stateFile: 'var/seal/seal.state', required: false }, dedupWindowMs: 5 * 60 * 1000, dedupMaxIds: 100000, commands: {} },
   limits: {
     otherBodyBytes: 16 * 1024 * 1024,
     accountBytes: 64,

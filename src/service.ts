@@ -7,6 +7,7 @@ import http from 'node:http';
 import https from 'node:https';
 import net, { type AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { sealerFor } from './audit/sealing.js';
 import { AuditWriter } from './audit/writer.js';
 import { buildCallbacks } from './callbacks/index.js';
 import type { Config } from './config.js';
@@ -64,10 +65,13 @@ const TENCENT_TIMEOUT_MS = 2000;
 export interface StartInfo {
   /** The config file laid over the defaults, or null (defaults and environment only). */
   configFile?: string | null;
+  /** The clock the sealer reads epochs from (tests); Date.now by default. */
+  now?: () => number;
 }
 
 export async function startService(config: Readonly<Config>, log: Logger, info: StartInfo = {}): Promise<Service> {
   const metrics = createMetrics();
+  const sealer = sealerFor(config, log, info.now);
   const writer = new AuditWriter({
     path: config.audit.file,
     durability: config.audit.durability,
@@ -76,6 +80,7 @@ export async function startService(config: Readonly<Config>, log: Logger, info: 
     rotateCheckMs: config.audit.rotateCheckMs,
     checkEachBatch: config.audit.checkEachBatch,
     chain: config.audit.chain,
+    sealer,
     dedupWindowMs: config.audit.dedupWindowMs,
     dedupMaxIds: config.audit.dedupMaxIds,
     log,
@@ -162,7 +167,7 @@ export async function startService(config: Readonly<Config>, log: Logger, info: 
       stage: 'starting',
       configFile: info.configFile ?? null,
       apps: config.apps.map((a) => ({ sdkAppId: a.sdkAppId, tokens: a.tokens?.length ?? 0, ...(a.missingTokenFiles ? { missingTokenFiles: a.missingTokenFiles.length } : {}) })),
-      trail: { file: config.audit.file, bytes: fileSize(config.audit.file), durability: config.audit.durability, chain: config.audit.chain },
+      trail: { file: config.audit.file, bytes: fileSize(config.audit.file), durability: config.audit.durability, chain: config.audit.chain, sealed: sealer !== null },
       listen: { host: bound.address, port, tls: Boolean(config.tls), activated: activated !== null },
       admin: { host: config.admin.host, port: adminPort },
       requestDeadlineMs: config.limits.requestDeadlineMs,

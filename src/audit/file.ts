@@ -119,9 +119,10 @@ export class AuditFile {
   /**
    * Append all of `buf`, then (durability fsync) fdatasync. Short writes (a signal, the disk
    * filling) are continued; O_APPEND keeps them contiguous. `done` gets the error, if any, and
-   * how many bytes reached the file before it, and the time spent writing and syncing.
+   * how many bytes reached the file before it, and the time spent writing and syncing. `sync`:
+   * fdatasync whatever the durability (a seal).
    */
-  append(buf: Buffer, done: (err: NodeJS.ErrnoException | null, written: number, op: 'write' | 'fsync', writeMs: number, syncMs: number) => void): void {
+  append(buf: Buffer, done: (err: NodeJS.ErrnoException | null, written: number, op: 'write' | 'fsync', writeMs: number, syncMs: number) => void, sync = false): void {
     const fd = this.fd!;
     const start = performance.now();
     let written = 0;
@@ -130,7 +131,7 @@ export class AuditFile {
       written += n;
       if (written < buf.length) return fs.write(fd, buf, written, buf.length - written, null, wrote);
       const writeMs = performance.now() - start;
-      if (this.durability !== 'fsync') return done(null, written, 'write', writeMs, 0);
+      if (this.durability !== 'fsync' && !sync) return done(null, written, 'write', writeMs, 0);
       const syncStart = performance.now();
       fs.fdatasync(fd, (e) => done(e, written, 'fsync', writeMs, performance.now() - syncStart));
     };

@@ -1,7 +1,7 @@
 /**
  * The audit line: its fields, their order, and its id. This is a contract with grep, jq and log
  * shippers (docs/audit-line.md); the JSON Schema in schema/audit-line.schema.json is generated
- * from AuditLineSchema by `npm run schema` and a test keeps the two equal.
+ * from TrailLineSchema (an exit line or a seal line) by `npm run schema` and a test keeps the two equal.
  */
 import { createHash, hash, randomUUID } from 'node:crypto';
 import { setImmediate } from 'node:timers/promises';
@@ -35,10 +35,30 @@ export const AuditLineSchema = Type.Object(
       Type.String({ pattern: '^[0-9a-f]{64}$', description: 'with audit.chain: SHA-256 (hex) of the previous line, without its newline; 64 zeros for the first line ever' }),
     ),
   },
-  { additionalProperties: false, $id: 'https://member-exit-audit/audit-line.schema.json', title: 'member-exit-audit line' },
+  { additionalProperties: false, title: 'member-exit line' },
 );
 
 export type AuditLine = Static<typeof AuditLineSchema>;
+
+const HEX = (n: number) => `^[0-9a-f]{${n}}$`;
+
+/** A seal line (src/audit/seal-line.ts writes it; docs/audit-line.md, "Seal lines"): not an exit. */
+export const SealLineSchema = Type.Object(
+  {
+    time: Type.String({ pattern: ISO_MS, description: 'when the seal was made' }),
+    event: Type.Literal('seal'),
+    epoch: Type.Integer({ minimum: 0, description: 'the epoch whose key made the MAC, counted from the verification key\'s start' }),
+    final: Type.Boolean({ description: 'true: the one seal that closes its epoch; false: a seal made mid-epoch at a reopen of the file' }),
+    key: Type.String({ pattern: HEX(16), description: 'fingerprint of the verification key' }),
+    id: Type.String({ pattern: HEX(32), description: 'a hash of what the seal says: unique, for a store keyed by id' }),
+    mac: Type.String({ pattern: HEX(64), description: 'HMAC-SHA-256 under the epoch\'s key of the seal and the chain head before it (prev)' }),
+    prev: Type.String({ pattern: HEX(64), description: 'the chain head: SHA-256 of the previous line' }),
+  },
+  { additionalProperties: false, title: 'seal line' },
+);
+
+/** Any line of the trail: an exit or a seal, told apart by `event`. The published JSON Schema. */
+export const TrailLineSchema = Type.Union([AuditLineSchema, SealLineSchema], { $id: 'https://member-exit-audit/audit-line.schema.json', title: 'member-exit-audit line' });
 
 export type ExitType = 'Kicked' | 'Quit' | 'Destroyed';
 

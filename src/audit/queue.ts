@@ -12,6 +12,7 @@
  */
 import { AppError, type ErrorName } from '../errors.js';
 import { RecentIds } from './recent-ids.js';
+import type { PendingSeal } from './sealer.js';
 
 /** The lines of one callback (or what is left of them after duplicates were dropped). */
 export interface Entry {
@@ -20,6 +21,8 @@ export interface Entry {
   /** Callers answered when this entry is on disk (its own, and any resend that waits for it). */
   waiters: Waiter[];
   written: boolean;
+  /** A seal (sealer.ts), rendered at write time for the chain head before it; `data` is then empty. */
+  seal?: PendingSeal;
 }
 
 /** One caller: answered OK when every entry it waits for is on disk, or with a fault at `expires`. */

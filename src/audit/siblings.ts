@@ -27,7 +27,9 @@ export function trailFiles(current: string): string[] {
   try {
     names = readdirSync(dir);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    // No folder, or a file where the folder should be: no trail here (the open reports the path).
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return [];
     throw err;
   }
   const ranked = names

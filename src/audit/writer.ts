@@ -24,6 +24,8 @@ import { ChainHead, chainHeadAtStart } from './chain.js';
 import { AuditFile, type Durability } from './file.js';
 import { countLines, WriteQueue, type Entry } from './queue.js';
 import { idsAtTail } from './recent-ids.js';
+import { lastTrailLine } from './last-line.js';
+import type { PendingSeal, Sealer } from './sealer.js';
 import { trailFiles } from './siblings.js';
 
 export type { Durability } from './file.js';
@@ -54,6 +56,11 @@ export interface WriterOptions {
   sliceBytes?: number;
   /** Tamper evidence: add `prev` (hash of the previous line) to every line. */
   chain?: boolean;
+  /**
+   * Forward-secure sealing (needs `chain`): a seal line at each epoch's end and at each reopen,
+   * placed in the queue before any line taken in after the epoch ended (sealer.ts).
+   */
+  sealer?: Sealer | null;
   /** Ids taken in within this many ms are not written again (a resend). 0 or absent: off. */
   dedupWindowMs?: number;
   /** At most this many ids remembered for that. */
@@ -84,6 +91,14 @@ export interface Unwritten {
   callbacks: number;
 }
 
+/** The lines of `small` as one buffer. A Buffer (a list built in slices) goes as it is, without another copy. */
+function rawBytes(small: Entry[]): Buffer {
+  const only = small.length === 1 ? small[0]!.data : null;
+  if (Buffer.isBuffer(only)) return only;
+  if (small.every((e) => typeof e.data === 'string')) return Buffer.from(small.map((e) => e.data).join(''));
+  return Buffer.concat(small.map((e) => (typeof e.data === 'string' ? Buffer.from(e.data) : e.data)));
+}
+
 export class AuditWriter {
   private readonly file: AuditFile;
   private readonly queue: WriteQueue;
@@ -103,7 +118,10 @@ export class AuditWriter {
   private retryMs = RETRY_MIN_MS;
   private retry: NodeJS.Timeout | null = null;
   private drained: (() => void) | null = null;
+  /** The key's evolution after a seal failed (the state file could not be written): nothing more is written until it succeeds. */
+  private unevolved: PendingSeal[] | null = null;
   private readonly timers: NodeJS.Timeout[] = [];
+  private sealTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly opts: WriterOptions) {
     this.file = new AuditFile(opts.path, opts.durability, opts.log);
@@ -135,6 +153,11 @@ export class AuditWriter {
       throw e;
     }
     if (this.opts.dedupWindowMs) this.rememberTail();
+    if (this.opts.sealer) {
+      // After the torn-tail cut, like the chain's head; then the epochs missed while down.
+      this.opts.sealer.resume(await lastTrailLine(this.opts.path));
+      this.sealDue();
+    }
     const rotate = setInterval(() => this.checkRotation(), this.opts.rotateCheckMs);
     const sweep = setInterval(() => this.sweep(), Math.max(10, Math.min(100, this.opts.deadlineMs / 10)));
     rotate.unref();
@@ -202,6 +225,8 @@ export class AuditWriter {
    */
   append(data: string | Buffer, since = Date.now(), ids?: readonly string[]): Promise<void> {
     if (this.finished) return Promise.reject(new AppError('SHUTTING_DOWN'));
+    // An epoch that ended is sealed before this line is taken in: the line follows its seal.
+    this.sealDue();
     const { done } = this.queue.add(data, since, ids);
     this.schedule();
     return done;
@@ -234,6 +259,7 @@ export class AuditWriter {
     this.finished = true;
     this.drained = null;
     if (this.retry) clearTimeout(this.retry);
+    if (this.sealTimer) clearTimeout(this.sealTimer);
     for (const t of this.timers) clearInterval(t);
     this.queue.refuseRoom();
     const left = [...this.small, ...this.queue.entries, ...(this.large ? [this.large.e] : [])].filter((e) => !e.written);
@@ -244,6 +270,22 @@ export class AuditWriter {
     // A write still hanging on a sick disk keeps its fd; the process is about to exit anyway.
     if (!this.busy) this.file.close();
     return unwritten;
+  }
+
+  /** Queue the seals owed now (sealer.ts), and arm the timer for the next epoch's end: an idle epoch is sealed too. */
+  private sealDue(): void {
+    const sealer = this.opts.sealer;
+    if (!sealer || this.finished) return;
+    const seals = sealer.due();
+    for (const seal of seals) this.queue.entries.push({ data: '', bytes: 0, waiters: [], written: false, seal });
+    if (seals.length) this.schedule();
+    if (this.sealTimer && !seals.length) return;
+    if (this.sealTimer) clearTimeout(this.sealTimer);
+    this.sealTimer = setTimeout(() => {
+      this.sealTimer = null;
+      this.sealDue();
+    }, Math.max(0, sealer.nextDue - sealer.now()));
+    this.sealTimer.unref();
   }
 
   private schedule(): void {
@@ -262,16 +304,27 @@ export class AuditWriter {
    */
   private next(): void {
     if (this.busy || this.retry || this.finished) return;
+    if (this.unevolved && !this.evolve(this.unevolved)) return this.retryLater();
+    if (this.queue.entries.length || this.large || this.reopenWanted) this.followRename();
     const entries = this.queue.entries;
-    if (entries.length || this.large || this.reopenWanted) this.followRename();
     if (!this.file.isOpen) return; // the open is retried with backoff
-    // One pass: the small callbacks all go now; the large ones wait in the queue, in order.
+    // One pass: the small callbacks all go now; the large ones wait in the queue, in order. A
+    // seal is a barrier: it waits for every line before it, and ends its write (seals may follow
+    // it), so that after a kill between that write and the key's evolution the trail's last line
+    // is the seal (sealer.ts, resume).
     const sliceBytes = this.opts.sliceBytes ?? SLICE_BYTES;
     const small: Entry[] = [];
     const waiting: Entry[] = [];
-    for (const e of entries) (e.bytes <= sliceBytes ? small : waiting).push(e);
-    // Large callbacks start one at a time, in the order they came.
-    if (this.large === null && waiting.length) {
+    let barred = false;
+    let sealed = false;
+    for (const e of entries) {
+      if (!barred && ((e.seal && (waiting.length || this.large)) || (sealed && !e.seal))) barred = true;
+      (!barred && e.bytes <= sliceBytes ? small : waiting).push(e);
+      sealed ||= !barred && e.seal !== undefined;
+    }
+    // Large callbacks start one at a time, in the order they came; not in a write with a seal,
+    // whose retry after a failure must find no line after it already written.
+    if (this.large === null && waiting.length && !waiting[0]!.seal && !small.some((e) => e.seal)) {
       const e = waiting.shift()!;
       this.large = { e, buf: Buffer.isBuffer(e.data) ? e.data : Buffer.from(e.data), done: 0, end: 0 };
     }
@@ -303,21 +356,37 @@ export class AuditWriter {
       }
       large.end = end;
       part = buf.subarray(done, end);
-      if (this.chain) part = this.chain.apply(part.toString());
+      if (this.chain) part = this.chain.apply(part);
     }
     const buf = part === null ? head : head.length === 0 ? part : Buffer.concat([head, part]);
-    this.file.append(buf, (err, written, op, writeMs, syncMs) => (err ? this.failed(err, written, op) : this.release(buf.length, writeMs, syncMs)));
+    // A seal is synced whatever the durability: the key evolves once it is on disk.
+    const sync = small.some((e) => e.seal);
+    this.file.append(buf, (err, written, op, writeMs, syncMs) => (err ? this.failed(err, written, op) : this.release(buf.length, writeMs, syncMs)), sync);
   }
 
   /** The small callbacks' lines as one buffer (chained when `chain` is on). */
   private smallBytes(small: Entry[]): Buffer {
     if (small.length === 0) return Buffer.alloc(0);
-    if (this.chain) return this.chain.apply(small.map((e) => e.data.toString()).join(''));
-    // A Buffer (a list built in slices) is written as it is, without another copy.
-    const only = small.length === 1 ? small[0]!.data : null;
-    if (Buffer.isBuffer(only)) return only;
-    if (small.every((e) => typeof e.data === 'string')) return Buffer.from(small.map((e) => e.data).join(''));
-    return Buffer.concat(small.map((e) => (typeof e.data === 'string' ? Buffer.from(e.data) : e.data)));
+    if (this.chain && small.some((e) => e.seal)) return this.sealedBytes(small);
+    const raw = rawBytes(small);
+    return this.chain ? this.chain.apply(raw) : raw;
+  }
+
+  /** Lines with seals among them: each seal is made for the chain head where it stands. */
+  private sealedBytes(small: Entry[]): Buffer {
+    const parts: Buffer[] = [];
+    let run = '';
+    for (const e of small) {
+      if (!e.seal) {
+        run += e.data.toString();
+        continue;
+      }
+      if (run) parts.push(this.chain!.apply(run));
+      run = '';
+      parts.push(this.chain!.apply(e.seal.render(this.chain!.head)));
+    }
+    if (run) parts.push(this.chain!.apply(run));
+    return Buffer.concat(parts);
   }
 
   /** Reopen if asked, or if the path was renamed (one stat before a write). */
@@ -331,6 +400,11 @@ export class AuditWriter {
     const err = this.file.open();
     if (err) return this.openFailed(err);
     if (this.fault === 'NOT_READY') this.recovered();
+    // Each reopen (a rotation) is sealed at once, not only at the epoch's end.
+    if (this.opts.sealer) {
+      this.sealDue();
+      this.queue.entries.push({ data: '', bytes: 0, waiters: [], written: false, seal: this.opts.sealer.midEpoch() });
+    }
   }
 
   /** The write in flight is on disk: answer its callers, make room, go on. */
@@ -351,8 +425,12 @@ export class AuditWriter {
     this.opts.onBatch?.({ callbacks: done.length, bytes, writeMs, syncMs });
     this.busy = false;
     this.small = [];
+    const seals = done.filter((e) => e.seal).map((e) => e.seal!);
     for (const e of done) this.queue.written(e);
     this.queue.release(freed);
+    // Before anything else is written: a line after a seal that closed its epoch is never on disk
+    // while the state still holds that epoch's key (so a restart finds the seal as the last line).
+    if (seals.length && !this.evolve(seals)) return this.retryLater();
     // What queued during this write is the next one: start it now rather than an event-loop turn
     // later, as the baseline does; callers waiting on the disk should not also wait on the loop.
     if (this.queue.entries.length || this.reopenWanted || this.large) this.next();
@@ -387,6 +465,22 @@ export class AuditWriter {
     this.retryLater();
     // A deleted file or directory is fixed by a fresh open; the same file on a full disk is not.
     this.checkRotation();
+  }
+
+  /** Evolve the key past the seals just written; false (and held, and retried) when the state file could not be replaced. */
+  private evolve(seals: PendingSeal[]): boolean {
+    try {
+      this.opts.sealer!.written(seals);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      if (this.unevolved === null) this.opts.log.error({ stage: 'sending', err: { code: e.code, message: e.message } }, 'cannot replace the sealing state: holding audit writes until it can be (the key must not outlive its epoch)');
+      this.unevolved = seals;
+      this.enterFault('WRITE_FAILED');
+      return false;
+    }
+    if (this.unevolved) this.recovered();
+    this.unevolved = null;
+    return true;
   }
 
   private openFailed(err: NodeJS.ErrnoException): void {

@@ -1,5 +1,9 @@
-/** The files `query` and `verify` read: the FILEs given (or stdin), else the configured audit file and its rotated siblings. */
-import { dirname } from 'node:path';
+/**
+ * The files `query` and `verify` read: the FILEs given (or stdin), else the configured audit file
+ * and its rotated siblings, and those of every instance beside it.
+ */
+import { existsSync, readdirSync, type Dirent } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { trailFiles } from '../audit/siblings.js';
 import { UsageError } from '../options.js';
 import { describeError, openRegular, UnreadableFile } from './open.js';
@@ -7,16 +11,33 @@ import type { Source } from './scan.js';
 import { visible } from '../visible.js';
 
 /**
- * The trail named by the config (`--config`, MEMBER_EXIT_AUDIT_CONFIG, AUDIT_FILE). The config
- * module (TypeBox) is loaded only here, when no FILE is given, so `query FILE` starts light.
+ * The trails named by the config (`--config`, MEMBER_EXIT_AUDIT_CONFIG, AUDIT_FILE): the audit
+ * file's, then one per instance on the same VM, whose file of the same name is in a folder beside
+ * it (`/var/log/member-exit-audit/<instance>/member-exit.ndjson`: systemd/member-exit-audit@.service,
+ * docs/scaling.md). Each trail is its files, oldest first. The config module (TypeBox) is loaded
+ * only here, when no FILE is given, so `query FILE` starts light.
  */
-async function configuredTrail(configFile: string | undefined): Promise<string[]> {
+async function configuredTrails(configFile: string | undefined): Promise<{ current: string; files: string[] }[]> {
   const file = (await import('../config.js')).loadConfig({ file: configFile, readTokens: false }).audit.file;
+  const dir = dirname(file);
+  let entries: Dirent[];
   try {
-    return trailFiles(file);
+    entries = existsSync(dir) ? readdirSync(dir, { withFileTypes: true }) : [];
   } catch (err) {
-    throw new UsageError(`cannot read ${visible(dirname(file))}: ${describeError(err)} (the folder of the audit file)`);
+    throw new UsageError(`cannot read ${visible(dir)}: ${describeError(err)} (the folder of the audit file)`);
   }
+  // Real folders only: a symlink planted there is not an instance's trail.
+  const instances = entries.filter((e) => e.isDirectory()).map((e) => join(dir, e.name, basename(file))).sort();
+  const trails = [];
+  for (const current of [file, ...instances]) {
+    try {
+      const files = trailFiles(current);
+      if (files.length) trails.push({ current, files });
+    } catch (err) {
+      if (current === file) throw new UsageError(`cannot read ${visible(dir)}: ${describeError(err)} (the folder of the audit file)`);
+    }
+  }
+  return trails;
 }
 
 /** What to do instead, after `cannot read FILE: <reason>`, for a FILE named on the command line. */
@@ -34,9 +55,9 @@ const HINTS: Record<string, string> = {
  */
 export async function sourcesOf(files: string[], configFile: string | undefined): Promise<Source[]> {
   if (!files.length) {
-    const trail = await configuredTrail(configFile);
-    if (!trail.length) throw new UsageError('no audit file found (give FILEs, or --config)');
-    return trail.map((file) => ({ name: file, input: file, trail: true }));
+    const trails = await configuredTrails(configFile);
+    if (!trails.length) throw new UsageError('no audit file found (give FILEs, or --config)');
+    return trails.flatMap(({ current, files }) => files.map((file) => ({ name: file, input: file, trail: true, group: current })));
   }
   for (const file of files) {
     if (file === '-') continue;

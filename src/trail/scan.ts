@@ -18,6 +18,8 @@ export interface Source {
   input: string | Readable;
   /** Found by name in the trail's folder: a file that is not a regular one is passed over (open.ts). */
   trail: boolean;
+  /** The current file of the trail it belongs to, when several trails are read (instances on one VM: one chain each). */
+  group?: string;
 }
 
 export interface ScanOptions {

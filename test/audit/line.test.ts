@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import t from 'tap';
+import { chainLines } from '../../src/audit/chain.js';
+import { renderSeal } from '../../src/audit/seal-line.js';
 import { Compile } from 'typebox/compile';
-import { AuditLineSchema, formatLines, idMaker, lineId, planLines, planLines as plan, type ExitEvent } from '../../src/audit/line.js';
+import { AuditLineSchema, formatLines, TrailLineSchema, idMaker, lineId, planLines, planLines as plan, type ExitEvent } from '../../src/audit/line.js';
 
 const event: ExitEvent = {
   sdkAppId: '1400000000',
@@ -85,11 +87,18 @@ t.test('every line matches the published JSON Schema, which is generated from th
   const published = JSON.parse(readFileSync(new URL('../../schema/audit-line.schema.json', import.meta.url), 'utf8'));
   const { $schema, ...schema } = published;
   t.equal($schema, 'https://json-schema.org/draft/2020-12/schema');
-  t.same(schema, JSON.parse(JSON.stringify(AuditLineSchema)), 'schema file is up to date (npm run schema)');
+  t.same(schema, JSON.parse(JSON.stringify(TrailLineSchema)), 'schema file is up to date (npm run schema)');
   const check = Compile(published);
   for (const e of [event, { ...event, eventTime: null, clientIp: null, optPlatform: null }]) {
     for (const l of formatLines(e, ['a', 'b']).text.split('\n').slice(0, -1)) t.ok(check.Check(JSON.parse(l)));
   }
+  // A seal line as the writer renders it and the chain ends it: the same schema takes it, and not a
+  // seal line with a key added.
+  const seal = renderSeal({ time: '2026-11-26T00:15:00.004Z', epoch: 3, final: true, key: 'ab'.repeat(8) }, 'cd'.repeat(32), Buffer.alloc(32, 7));
+  const chained = JSON.parse(chainLines(seal, 'cd'.repeat(32)).text);
+  t.ok(check.Check(chained), 'a seal line');
+  t.notOk(check.Check({ ...chained, member: 'x' }), 'a seal line is not an exit line with more keys');
+  t.notOk(Compile(AuditLineSchema).Check(chained), 'the exit line schema alone refuses it');
   t.notOk(check.Check({ ...JSON.parse(formatLines(event, ['a']).text), extra: 1 }), 'and refuses other lines');
 });
 

@@ -24,7 +24,10 @@ export function testConfig(t: Test, over: Record<string, unknown> = {}): Config 
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   // Through the real loader, as a config file: tokens and token files are resolved as in production.
   const file = join(dir, 'config.json');
-  writeFileSync(file, JSON.stringify(over));
+  // The sealing state in the test's folder too: never one a developer made for `npm start`.
+  const audit = (over.audit ?? {}) as Record<string, unknown>;
+  const seal = { stateFile: join(dir, 'seal', 'seal.state'), ...(audit.seal as object | undefined) };
+  writeFileSync(file, JSON.stringify({ ...over, audit: { ...audit, seal } }));
   const named = (over.audit as { file?: string } | undefined)?.file !== undefined;
   // The audit file in a folder of its own: tests read every file beside it.
   const env = { PORT: '0', ADMIN_PORT: '0', LOG_LEVEL: 'silent', ...(named ? {} : { AUDIT_FILE: join(dir, 'audit', 'member-exit.ndjson') }) };

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import t from 'tap';
 import { readLines } from '../helpers/lines.js';
@@ -20,9 +21,11 @@ t.test('the documented sample gives the two documented lines', async (t) => {
   t.equal(lines.length, 2);
   const receivedAt = lines[0].receivedAt;
   t.ok(Date.parse(receivedAt) >= before - 1 && Date.parse(receivedAt) <= Date.now() + 1, 'receivedAt is the receive time');
-  const expected = (member: string, id: string) =>
-    `{"time":"2022-12-09T08:26:54.123Z","event":"group.member.exit","sdkAppId":"1400000000","groupId":"@TGS#2J4SZEAEL","groupType":"Public","exitType":"Kicked","operator":"leckie","member":"${member}","eventTime":1670574414123,"receivedAt":"${receivedAt}","clientIp":"127.0.0.1","optPlatform":"RESTAPI","id":"${id}"}\n`;
-  t.equal(text, expected('jared', '0760755d6cc13dffc719bed22fc6205e') + expected('tommy', 'a6dcae2f84958c6d48f2d5d63ee317de'));
+  // Chained (audit.chain is on by default): the first line ever has prev 64 zeros, the next the hash of the first.
+  const expected = (member: string, id: string, prev: string) =>
+    `{"time":"2022-12-09T08:26:54.123Z","event":"group.member.exit","sdkAppId":"1400000000","groupId":"@TGS#2J4SZEAEL","groupType":"Public","exitType":"Kicked","operator":"leckie","member":"${member}","eventTime":1670574414123,"receivedAt":"${receivedAt}","clientIp":"127.0.0.1","optPlatform":"RESTAPI","id":"${id}","prev":"${prev}"}`;
+  const first = expected('jared', '0760755d6cc13dffc719bed22fc6205e', '0'.repeat(64));
+  t.equal(text, `${first}\n${expected('tommy', 'a6dcae2f84958c6d48f2d5d63ee317de', createHash('sha256').update(first).digest('hex'))}\n`);
   t.equal(statSync(svc.file).mode & 0o777, 0o640 & ~process.umask(), 'file created 0640 (less umask)');
 });
 

@@ -133,7 +133,7 @@ t.test('the oldest file gone (retention): OK but anchored; --genesis refuses', a
 });
 
 t.test('verify on files without a chain, and usage errors', async (t) => {
-  const config = testConfig(t);
+  const config = testConfig(t, { audit: { chain: false } });
   const svc = await startService(config, pino({ level: 'silent' }));
   await post(svc.port, exitBody());
   await svc.stop();

@@ -90,8 +90,8 @@ t.test("Tencent's GroupDestroyed sample: one Destroyed line per member, operator
   const receivedAt = lines[0]!.receivedAt;
   t.equal(
     text.split('\n')[0],
-    `{"time":"2022-12-09T08:26:54.123Z","event":"group.member.exit","sdkAppId":"1400000000","groupId":"@TGS#2J4SZEAEL","groupType":"Public","exitType":"Destroyed","operator":null,"member":"leckie","eventTime":1670574414123,"receivedAt":"${receivedAt}","clientIp":"10.0.0.7","optPlatform":"RESTAPI","id":"${lines[0]!.id}"}`,
-    'the same line format and key order as member-exit',
+    `{"time":"2022-12-09T08:26:54.123Z","event":"group.member.exit","sdkAppId":"1400000000","groupId":"@TGS#2J4SZEAEL","groupType":"Public","exitType":"Destroyed","operator":null,"member":"leckie","eventTime":1670574414123,"receivedAt":"${receivedAt}","clientIp":"10.0.0.7","optPlatform":"RESTAPI","id":"${lines[0]!.id}","prev":"${'0'.repeat(64)}"}`,
+    'the same line format and key order as member-exit (chained: audit.chain is on by default)',
   );
   t.equal((await request(svc.port, { path, body })).status, 200, 'a retry');
   const again = readLines(svc.file).slice(3);

@@ -30,7 +30,7 @@ t.test('the start-up summary: config file, apps with token counts (never a token
     level: 30,
     configFile: join(dir, 'c.json'),
     apps: [{ sdkAppId: '1400000000', tokens: 2 }, { sdkAppId: '1400000001', tokens: 0 }],
-    trail: { file: join(dir, 'a.ndjson'), bytes: 0, durability: 'fsync', chain: false },
+    trail: { file: join(dir, 'a.ndjson'), bytes: 0, durability: 'fsync', chain: true, sealed: false },
     listen: { host: '127.0.0.1', port: p.port, tls: false, activated: false },
     admin: { host: '127.0.0.1' },
     requestDeadlineMs: 3000,

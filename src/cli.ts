@@ -25,7 +25,8 @@ const SERVE_HELP = `Usage: member-exit-audit serve [--config FILE]
 
 Receive Group.CallbackAfterMemberExit callbacks and append one NDJSON line per exited member.
 Config: config/default.json, then --config FILE (or MEMBER_EXIT_AUDIT_CONFIG), then the
-environment (HOST, PORT, AUDIT_FILE, SDKAPPID, DURABILITY, LOG_LEVEL, CALLBACK_TOKEN, ADMIN_PORT).
+environment (HOST, PORT, AUDIT_FILE, SDKAPPID, DURABILITY, LOG_LEVEL, CALLBACK_TOKEN, ADMIN_PORT,
+SEAL_STATE_FILE).
 Signals: SIGHUP reopens the audit file; SIGTERM drains and exits 0. Bad config: exit 2.
 `;
 

@@ -303,6 +303,7 @@ function fromEnv(env: NodeJS.ProcessEnv, base: Json): Json {
   if (env.PORT !== undefined) listen.port = intOrText(env.PORT);
   if (env.AUDIT_FILE !== undefined) audit.file = env.AUDIT_FILE;
   if (env.DURABILITY !== undefined) audit.durability = env.DURABILITY;
+  if (env.SEAL_STATE_FILE !== undefined) audit.seal = { stateFile: env.SEAL_STATE_FILE };
   if (env.LOG_LEVEL !== undefined) top.logLevel = env.LOG_LEVEL;
   if (env.ADMIN_PORT !== undefined) top.admin = { port: intOrText(env.ADMIN_PORT) };
   if (Object.keys(listen).length) top.listen = listen;

@@ -25,6 +25,12 @@ t.test('environment overrides', async (t) => {
   t.same(c.apps, [{ sdkAppId: '1400000001' }, { sdkAppId: '1400000002' }]);
 });
 
+t.test('SEAL_STATE_FILE names the sealing state and keeps the file\'s other seal settings', async (t) => {
+  const dir = t.testdir({ 'c.json': JSON.stringify({ audit: { seal: { required: true } } }) });
+  const c = loadConfig({ file: join(dir, 'c.json'), env: { SEAL_STATE_FILE: '/var/lib/member-exit-audit/9465/seal.state' } });
+  t.same(c.audit.seal, { stateFile: '/var/lib/member-exit-audit/9465/seal.state', required: true });
+});
+
 t.test('SDKAPPID keeps the settings of apps the file already names; CALLBACK_TOKEN sets every token', async (t) => {
   const dir = t.testdir({ 'c.json': JSON.stringify({ apps: [{ sdkAppId: '1', token: 'one' }, { sdkAppId: '2' }] }) });
   const c = loadConfig({ file: join(dir, 'c.json'), env: { SDKAPPID: '1,3' } });

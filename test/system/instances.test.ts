@@ -14,17 +14,17 @@ const dir = new URL('../../systemd/', import.meta.url).pathname;
 const SINGLE = readFileSync(join(dir, 'member-exit-audit.service'), 'utf8');
 const SERVICE = readFileSync(join(dir, 'member-exit-audit@.service'), 'utf8');
 const SOCKET = readFileSync(join(dir, 'member-exit-audit@.socket'), 'utf8');
-const COMMAND = '/usr/bin/member-exit-audit serve';
 
 t.test('systemd-analyze verify is clean for an instance', async (t) => {
   const bin = requireTool(t, 'systemd-analyze');
   if (!bin) return;
   // As in systemd.test.ts: the packaged command does not exist here, the built CLI stands in.
   const tmp = t.testdir();
-  writeFileSync(join(tmp, 'member-exit-audit@.service'), SERVICE.replace(`ExecStart=${COMMAND}`, `ExecStart=${process.execPath} ${new URL('../../dist/cli.js', import.meta.url).pathname} serve`));
+  const cli = `${process.execPath} ${new URL('../../dist/cli.js', import.meta.url).pathname}`;
+  writeFileSync(join(tmp, 'member-exit-audit@.service'), SERVICE.replace(/^(ExecStartPre|ExecStart)=\/usr\/bin\/member-exit-audit /gm, `$1=${cli} `));
   writeFileSync(join(tmp, 'member-exit-audit@.socket'), SOCKET);
   // The units it names (Conflicts=) are looked up beside it.
-  writeFileSync(join(tmp, 'member-exit-audit.service'), SINGLE.replace(`ExecStart=${COMMAND}`, `ExecStart=${process.execPath} serve`));
+  writeFileSync(join(tmp, 'member-exit-audit.service'), SINGLE.replace(/^(ExecStartPre|ExecStart)=\/usr\/bin\/member-exit-audit /gm, `$1=${cli} `));
   writeFileSync(join(tmp, 'member-exit-audit.socket'), readFileSync(join(dir, 'member-exit-audit.socket'), 'utf8'));
   const r = spawnSync(bin, ['verify', '--man=no', join(tmp, 'member-exit-audit@9465.service'), join(tmp, 'member-exit-audit@9465.socket')], { encoding: 'utf8' });
   t.equal(r.status, 0);
@@ -47,6 +47,8 @@ t.test('an instance has its own trail, admin port and credentials, and shares th
     'Environment=AUDIT_FILE=/var/log/member-exit-audit/%i/member-exit.ndjson',
     'Environment=ADMIN_PORT=%i',
     'LogsDirectory=member-exit-audit member-exit-audit/%i',
+    'StateDirectory=member-exit-audit member-exit-audit/%i',
+    'Environment=SEAL_STATE_FILE=/var/lib/member-exit-audit/%i/seal.state',
     'ReadWritePaths=/var/log/member-exit-audit/%i',
     // The config names the single instance's credentials folder; each instance sees its own there.
     'BindReadOnlyPaths=/run/credentials/member-exit-audit@%i.service:/run/credentials/member-exit-audit.service',
@@ -64,7 +66,7 @@ t.test('an instance has its own trail, admin port and credentials, and shares th
 
 t.test('every setting of the single-instance unit is kept, but for the ones an instance changes', async (t) => {
   const settings = (unit: string) => unit.split('\n').filter((l) => /^[A-Z]\w*=/.test(l));
-  const changed = /^(Description|Documentation|After|Requires|Wants|LogsDirectory|ReadWritePaths)=/;
+  const changed = /^(Description|Documentation|After|Requires|Wants|LogsDirectory|StateDirectory|ReadWritePaths)=/;
   const instance = new Set(settings(SERVICE));
   t.same(settings(SINGLE).filter((l) => !changed.test(l) && !instance.has(l)), [], 'no setting of member-exit-audit.service is missing from the template');
 });

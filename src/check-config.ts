@@ -6,7 +6,8 @@
  */
 import { buildCallbacks } from './callbacks/index.js';
 import { SERVE_OPTIONS } from './args.js';
-import { ConfigError, loadConfig, type AppConfig } from './config.js';
+import { statSync } from 'node:fs';
+import { ConfigError, loadConfig, type AppConfig, type Config } from './config.js';
 import { parseOptions, seeHelp, UsageError } from './options.js';
 
 export const CHECK_CONFIG_HELP = `Usage: member-exit-audit check-config [--config FILE]
@@ -22,6 +23,28 @@ Exit status: 0 the service would start (WARNINGs name what it would refuse), 2 i
 (every problem is named). Run as a user who cannot read a token file (not the service user),
 that file is a WARNING: the service reads it, this user cannot check it.
 `;
+
+/**
+ * What the service would do for tamper evidence (issue #21), as it decides at start
+ * (src/audit/sealing.ts): chained and sealed, chained only (warned), or off. Throws when it would
+ * not start: a required state missing, a state without the chain.
+ */
+function sealingOf(config: Readonly<Config>): string {
+  const { stateFile, required } = config.audit.seal;
+  let state: 'there' | 'missing' | string;
+  try {
+    state = statSync(stateFile).isFile() ? 'there' : 'not a file';
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    state = code === 'ENOENT' ? 'missing' : (code ?? 'unreadable');
+  }
+  if (state === 'there' && !config.audit.chain) throw new ConfigError(`invalid config:\n  - /audit/chain: false, but the sealing state ${stateFile} exists: seals cover the chain; set audit.chain to true`);
+  if (state === 'missing' && required) throw new ConfigError(`invalid config:\n  - /audit/seal/required: true, but there is no sealing state at ${stateFile}: run member-exit-audit setup-keys`);
+  if (state === 'there') return `; chained and sealed (state ${stateFile})`;
+  if (!config.audit.chain) return '; WARNING: no tamper evidence: audit.chain is false';
+  if (state === 'missing') return `; WARNING: sealing is OFF: no sealing state at ${stateFile} (run member-exit-audit setup-keys, then restart)`;
+  return `; WARNING: cannot check the sealing state ${stateFile} as uid ${process.getuid?.()}: ${state} (the service checks it as its own user)`;
+}
 
 type Io = { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream; env: NodeJS.ProcessEnv };
 
@@ -42,12 +65,14 @@ export async function checkConfig(argv: readonly string[], io: Io = { stdout: pr
     const listed = (key: 'missingTokenFiles' | 'unreadableTokenFiles') =>
       config.apps.filter((a: AppConfig) => a[key]).map((a) => `${a.sdkAppId} (${a[key]?.join(', ')})`);
     const missing = listed('missingTokenFiles');
+    const sealing = sealingOf(config);
     const unreadable = listed('unreadableTokenFiles');
     io.stdout.write(
       `member-exit-audit: config OK (${file ?? 'defaults only'}): ${config.apps.length} app(s), audit file ${config.audit.file}, ` +
         `audited ${audited.join(', ')}` +
         (unsigned.length ? `; WARNING: no token for ${unsigned.join(', ')}: their callbacks are not authenticated` : '') +
-        (missing.length ? `; WARNING: token file missing for ${missing.join('; ')}: callbacks it signs are refused until it is in place` : '') +
+        (missing.length ? `; WARNING: token file missing for ${missing.join('; ')}: none of its callbacks is taken (503 TOKEN_MISSING) until it is in place` : '') +
+        sealing +
         (unreadable.length ? `; WARNING: cannot read token file for ${unreadable.join('; ')} as uid ${process.getuid?.()}: permission denied; not checked here (the service reads it as its own user: run check-config as that user to check it)` : '') +
         '\n',
     );

@@ -39,6 +39,25 @@ CREATE INDEX IF NOT EXISTS member_exit_audit_member ON member_exit_audit (member
 CREATE INDEX IF NOT EXISTS member_exit_audit_group ON member_exit_audit (group_id, time);
 CREATE INDEX IF NOT EXISTS member_exit_audit_time ON member_exit_audit (time);
 
+-- The seals (`"event":"seal"`, docs/audit-line.md), one row each: a copy off the box of what
+-- `verify --verify-key` checks, and what shows a trail deleted or cut back on the box (the newest
+-- seal here is newer than the newest one there). Each instance seals its own trail with its own key
+-- (`key` is the key's fingerprint); `id` covers the key, the epoch and the chain head, so seals of
+-- different instances never collide.
+CREATE TABLE IF NOT EXISTS member_exit_audit_seal (
+    id         text PRIMARY KEY,
+    time       timestamptz NOT NULL,
+    epoch      bigint NOT NULL,
+    final      boolean NOT NULL,
+    key        text NOT NULL,
+    mac        text NOT NULL,
+    prev       text NOT NULL,
+    line       text NOT NULL,
+    shipped_by text,
+    stored_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS member_exit_audit_seal_key ON member_exit_audit_seal (key, epoch);
+
 -- Lines that could not be stored (not JSON, no id, a field of the wrong type): kept, never dropped,
 -- so that one bad line cannot stop the shipper or take the lines around it down with it.
 CREATE TABLE IF NOT EXISTS member_exit_audit_rejected (
@@ -61,6 +80,14 @@ DECLARE
     n integer;
 BEGIN
     j := raw::jsonb;
+    IF j->>'event' = 'seal' THEN
+        INSERT INTO member_exit_audit_seal (id, time, epoch, final, key, mac, prev, line, shipped_by)
+        VALUES (j->>'id', (j->>'time')::timestamptz, (j->>'epoch')::bigint, (j->>'final')::boolean,
+                j->>'key', j->>'mac', j->>'prev', raw, shipper)
+        ON CONFLICT (id) DO NOTHING;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        RETURN n = 1;
+    END IF;
     INSERT INTO member_exit_audit (id, time, event, sdk_app_id, group_id, group_type, exit_type,
                                    operator, member, event_time, received_at, client_ip,
                                    opt_platform, prev, line, shipped_by)

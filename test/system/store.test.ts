@@ -178,4 +178,11 @@ t.test('two instances, rotations, restarts and a kill: the store holds every exi
   const lines = execFileSync(process.execPath, [join(ROOT, 'dist/cli.js'), 'query', ...files], { maxBuffer: 1 << 30 });
   const catchUp = execFileSync(pg.psql, ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-d', pg.uri, '-f', join(ROOT, 'config/postgresql/catch-up.sql')], { input: lines, encoding: 'utf8' }).trim();
   t.equal(catchUp, `${onDisk.length}|0|0`, `the catch-up read ${onDisk.length} lines and stored none: the store was complete`);
+
+  // A seal line (issue #21) goes to the seals' table, once, and is never rejected.
+  const seal = `{"time":"2026-12-03T00:15:00.000Z","event":"seal","epoch":1,"final":true,"key":"0123456789abcdef","id":"${'e'.repeat(32)}","mac":"${'a'.repeat(64)}","prev":"${'b'.repeat(64)}"}`;
+  t.equal(pg.sql(`SELECT member_exit_audit_ingest('${seal}')`).trim(), 't', 'a seal is stored');
+  t.equal(pg.sql(`SELECT member_exit_audit_ingest('${seal}')`).trim(), 'f', 'and once');
+  t.equal(pg.sql(`SELECT epoch || ' ' || final || ' ' || (line = '${seal}') FROM member_exit_audit_seal`).trim(), '1 true true', 'in the seals\' table, byte for byte');
+  t.equal(pg.sql('SELECT count(*) FROM member_exit_audit_rejected').trim(), '0', 'not rejected');
 });

@@ -26,7 +26,9 @@ export function shipperConfig(t: Tap.Test, name: string, output: string): string
  * `postrotate`, or removed when it is null. Asserts the shipped config still signals the service.
  */
 export function logrotateConfig(t: Tap.Test, path: string, file: string, postrotate: string | null, owner = ''): void {
-  let conf = readFileSync(LOGROTATE, 'utf8').replace('/var/log/member-exit-audit/member-exit.ndjson', file);
+  // The whole list of patterns (the single trail and the instances') becomes the test's one file.
+  let conf = readFileSync(LOGROTATE, 'utf8').replace(/^\/var\/log\/member-exit-audit\/member-exit\.ndjson[^{\n]*\{$/m, `${file} {`);
+  t.ok(conf.includes(`${file} {`), 'the shipped logrotate config names the trail');
   t.match(conf, /^\s*su member-exit-audit member-exit-audit-readers$/m, 'the shipped logrotate config rotates as the service user');
   conf = conf.replace(/^(\s*)su member-exit-audit member-exit-audit-readers$/m, owner ? `$1su ${owner}` : '');
   t.ok(conf.includes(RELOAD), 'the shipped logrotate config signals the service in postrotate');

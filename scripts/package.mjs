@@ -100,6 +100,9 @@ try {
   copy('README.md', `${doc}/README.md`);
   for (const f of readdirSync(join(ROOT, 'docs'))) copy(`docs/${f}`, `${doc}/docs/${f}`);
   for (const f of readdirSync(join(ROOT, 'config/shippers'))) copy(`config/shippers/${f}`, `${doc}/examples/shippers/${f}`);
+  // Scaling out (docs/scaling.md): the balancer in front, and the central store with its shipper.
+  copy('config/haproxy/member-exit-audit.cfg', `${doc}/examples/haproxy/member-exit-audit.cfg`);
+  for (const f of readdirSync(join(ROOT, 'config/postgresql'))) copy(`config/postgresql/${f}`, `${doc}/examples/postgresql/${f}`);
   // A native package's changelog (no Debian revision in the version): changelog.gz, not changelog.Debian.gz.
   put(`${doc}/changelog.gz`, gz(changelog));
   put(`${doc}/copyright`, copyright(bundled.metafile));

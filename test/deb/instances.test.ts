@@ -3,12 +3,12 @@
  * installed in a freshly bootstrapped Debian 12, the templated units from systemd/ beside it, two
  * instances sharing one callback port (ReusePort=), signed callbacks from the host throughout:
  * steady, one instance restarted, one killed with SIGKILL, a reload of all, and one drained as
- * docs/scaling.md says (its socket stopped, then its service). Every acknowledged member is in
+ * docs/scaling.md says (its socket stopped, then its service, with net.ipv4.tcp_migrate_req=1). Every acknowledged member is in
  * exactly one of the two trails; nothing is refused; only the kill resets (what the killed process
  * had in hand). Needs what test/deb/package.test.ts needs; run it by path with tap.
  */
 import { execFile } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -43,7 +43,8 @@ if (why) {
     await c.ok(['sh', '-c', 'printf "#!/bin/sh\\nexit 101\\n" > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d']);
     await c.ok(['apt-get', 'install', '-y', '-q', `/root/${deb}`]);
     await c.ok(['sh', '-c', `umask 077; printf %s ${TOKEN} > /etc/credstore/member-exit-audit.token`]);
-    for (const u of ['member-exit-audit@.service', 'member-exit-audit@.socket']) copyFileSync(join(ROOT, 'systemd', u), c.path(`etc/systemd/system/${u}`));
+    // The templated units are the package's own (/usr/lib/systemd/system); only the port is changed.
+    await c.ok(['test', '-f', '/usr/lib/systemd/system/member-exit-audit@.service']);
     await c.ok(['sh', '-c', `mkdir -p /etc/systemd/system/member-exit-audit@.socket.d && printf "[Socket]\\nListenStream=\\nListenStream=127.0.0.1:${PORT}\\n" > /etc/systemd/system/member-exit-audit@.socket.d/port.conf`]);
     await c.ok(['systemctl', 'daemon-reload']);
     await c.ok(['systemctl', 'enable', '--now', ...INSTANCES.map((i) => `member-exit-audit@${i}.socket`)]);
@@ -80,6 +81,16 @@ if (why) {
         false,
       ],
     ];
+    // docs/scaling.md: on a VM with several instances, net.ipv4.tcp_migrate_req=1 moves the
+    // connections still queued on a drained instance's socket to another's instead of resetting
+    // them. The container shares the host's network namespace, so it is the host's setting: set
+    // for this test, as an operator sets it in /etc/sysctl.d/, and put back after.
+    const MIGRATE = '/proc/sys/net/ipv4/tcp_migrate_req';
+    const migrate = existsSync(MIGRATE) ? readFileSync(MIGRATE, 'utf8').trim() : null;
+    if (migrate !== null) {
+      writeFileSync(MIGRATE, '1');
+      t.teardown(() => writeFileSync(MIGRATE, migrate));
+    } else t.comment('no net.ipv4.tcp_migrate_req (Linux before 5.14): the drain may reset what is queued on its socket');
     for (const [name, action, resets] of steps) {
       const load = startLoad(PORT, TOKEN, name.replace(/\W/g, ''));
       await sleep(1500);
@@ -90,7 +101,7 @@ if (why) {
       const { members, per } = trails();
       t.comment(`${name}: ${tally.requests} requests on ${tally.connections} connections, ${tally.refused} refused, ${tally.reset} reset, ${tally.acked.length} members acknowledged; lines per instance ${JSON.stringify(per)}`);
       t.equal(tally.refused, 0, `${name}: no connection refused`);
-      if (!resets) t.equal(tally.reset, 0, `${name}: no request reset`);
+      if (!resets && (migrate !== null || !name.startsWith('drain'))) t.equal(tally.reset, 0, `${name}: no request reset`);
       t.same(tally.failReplies, [], `${name}: no FAIL reply (the token reached each instance)`);
       t.same(tally.otherErrors, [], `${name}: no other error`);
       t.equal(tally.acked.filter((m) => members.get(m) !== 1).length, 0, `${name}: every acknowledged member is in exactly one trail, once`);

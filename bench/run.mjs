@@ -233,6 +233,23 @@ async function startupMs() {
   return { medianMs: median(times), runsMs: times.map(Math.round) };
 }
 
+/** CPU time (user + system, ms) a process has used: /proc/PID/stat, in clock ticks of 10 ms. */
+function cpuMsOf(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10;
+}
+/** The machine's CPU time by kind (ticks) from /proc/stat: whether the service lacked a core. */
+function hostCpu() {
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  return { busy: user + nice + system + irq + softirq, idle, iowait, steal };
+}
+/** Per-second shares of the machine's CPU (all cores, %) between two hostCpu() readings. */
+function hostDelta(a, b) {
+  const d = (k) => b[k] - a[k];
+  const total = d('busy') + d('idle') + d('iowait') + d('steal') || 1;
+  return { hostBusyPct: Math.round((100 * d('busy')) / total), iowaitPct: Math.round((100 * d('iowait')) / total), stealPct: Math.round((100 * d('steal')) / total) };
+}
 /** RSS once a second over SOAK seconds at 64 connections; the trend of the second half. */
 /**
  * The soak (issue #24): SOAK seconds (60 by default; 1200 for the 20-minute soak) at a fixed
@@ -240,7 +257,8 @@ async function startupMs() {
  * and the non-2xx (from the load generator), the service's RSS, and from /metrics the slowest
  * write and fdatasync (histogram buckets), the event loop's largest delay and the GC time. Reports
  * p99, max and non-2xx of the whole run, the RSS slope of its second half, and the five worst
- * seconds with what the service was doing in them: where the time went when it stalls.
+ * seconds with what the service was doing in them (and the machine: the service's CPU time, the
+ * host's busy, iowait and steal shares, the load average): where the time went when it stalls.
  */
 async function soak() {
   const rate = Number(process.env.SOAK_RATE ?? 2000);
@@ -253,7 +271,7 @@ async function soak() {
       const m = await get(server.adminPort, '/metrics');
       const num = (re) => Number(re.exec(m)?.[1] ?? 0);
       const buckets = (name) => [...m.matchAll(new RegExp(`^${name}_bucket\\{le="([^"]+)"\\} (\\S+)$`, 'gm'))].map((x) => [Number(x[1]), Number(x[2])]);
-      return { at: Date.now(), write: buckets('member_exit_audit_write_seconds'), fsync: buckets('member_exit_audit_fsync_seconds'), lagMaxMs: num(/^nodejs_eventloop_lag_max_seconds (\S+)$/m) * 1000, gcSeconds: [...m.matchAll(/^nodejs_gc_duration_seconds_sum\{kind="\w+"\} (\S+)$/gm)].reduce((a, x) => a + Number(x[1]), 0) };
+      return { at: Date.now(), cpuMs: cpuMsOf(server.child.pid), host: hostCpu(), load1: Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]), write: buckets('member_exit_audit_write_seconds'), fsync: buckets('member_exit_audit_fsync_seconds'), lagMaxMs: num(/^nodejs_eventloop_lag_max_seconds (\S+)$/m) * 1000, gcSeconds: [...m.matchAll(/^nodejs_gc_duration_seconds_sum\{kind="\w+"\} (\S+)$/gm)].reduce((a, x) => a + Number(x[1]), 0) };
     };
     /** The smallest bucket bound the slowest operation of the interval fits under (ms), from two readings of a histogram. */
     const slowest = (a, b) => {
@@ -266,7 +284,7 @@ async function soak() {
       while (sampling) {
         await sleep(1000);
         const cur = await read();
-        samples.push({ rssMb: rssMb(server.child.pid), writeMaxMs: slowest(prev.write, cur.write), fsyncMaxMs: slowest(prev.fsync, cur.fsync), lagMaxMs: +cur.lagMaxMs.toFixed(1), gcMs: +((cur.gcSeconds - prev.gcSeconds) * 1000).toFixed(1) });
+        samples.push({ rssMb: rssMb(server.child.pid), writeMaxMs: slowest(prev.write, cur.write), fsyncMaxMs: slowest(prev.fsync, cur.fsync), lagMaxMs: +cur.lagMaxMs.toFixed(1), gcMs: +((cur.gcSeconds - prev.gcSeconds) * 1000).toFixed(1), serviceCpuMs: cur.cpuMs - prev.cpuMs, ...hostDelta(prev.host, cur.host), load1: cur.load1 });
         prev = cur;
       }
     })();
@@ -770,7 +788,7 @@ if (holding4096) console.log(`\nheld connections: ${holding4096.holders.tried} o
 if (startup) console.log(`\nstart to first accepted callback: median ${Math.round(startup.medianMs)} ms (${startup.runsMs.join(', ')})`);
 if (memory) {
   console.log(`soak: ${memory.seconds} s at ${memory.rate} callbacks/s on 64 connections (fsync): p99 ${memory.p99} ms, max ${memory.max} ms, ${memory.non2xx} not 2xx of ${memory.requests}; RSS ${memory.rssMbFirst} -> max ${memory.rssMbMax} -> ${memory.rssMbLast} MB, second-half slope ${memory.secondHalfSlopeMbPerMin} MB/min; ${memory.secondsOver100ms} seconds with an answer over 100 ms`);
-  for (const w of memory.worst) console.log(`  second ${w.second}: max ${w.max} ms, p99 ${w.p99} ms, ${w.non2xx} not 2xx; service: slowest write <= ${w.service?.writeMaxMs} ms, slowest fdatasync <= ${w.service?.fsyncMaxMs} ms, event-loop delay max ${w.service?.lagMaxMs} ms, GC ${w.service?.gcMs} ms`);
+  for (const w of memory.worst) console.log(`  second ${w.second}: max ${w.max} ms, p99 ${w.p99} ms, ${w.non2xx} not 2xx; service: slowest write <= ${w.service?.writeMaxMs} ms, slowest fdatasync <= ${w.service?.fsyncMaxMs} ms, event-loop delay max ${w.service?.lagMaxMs} ms, GC ${w.service?.gcMs} ms, CPU ${w.service?.serviceCpuMs} ms; machine: busy ${w.service?.hostBusyPct}%, iowait ${w.service?.iowaitPct}%, steal ${w.service?.stealPct}%, load ${w.service?.load1}`);
 }
 console.log('\ntargets:');
 for (const tgt of targets) console.log(`  ${tgt.ok ? 'met ' : 'MISS'}  ${tgt.what}: ${tgt.value}`);

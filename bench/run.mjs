@@ -728,9 +728,12 @@ const table = [header, header.replace(/[^|]/g, '-').replace(/-+/g, '---')]
 const find = (d, c, m) => results.find((r) => r.durability === d && r.connections === c && r.members === m);
 const targets = [];
 const check = (what, ok, value) => targets.push({ what, ok, value });
-for (const d of ['write', 'fsync']) {
-  const r = find(d, 64, 1);
-  if (r) check(`throughput at 64 connections (${d}) >= 0.80 x baseline`, r.ratio >= 0.8, r.ratio);
+// Issue #24's targets: against the minimal Koa app doing the same job, and the bare baseline.
+if (peerRows) check('service >= 1.10 x a minimal Koa app doing the same job (64 connections, fsync, peers row)', peerRows.serviceOverKoa >= 1.1, peerRows.serviceOverKoa);
+if (peerRows) check('service >= 0.70 x the bare baseline (64 connections, fsync, peers row)', peerRows.serviceOverBaseline >= 0.7, peerRows.serviceOverBaseline);
+{
+  const r = find('fsync', 64, 1);
+  if (r) check('throughput at 64 connections (fsync) >= 0.70 x baseline', r.ratio >= 0.7, r.ratio);
 }
 const f64 = find('fsync', 64, 1);
 if (f64) check('p99 at 64 connections, fsync <= 15 ms', f64.service.p99 <= 15, f64.service.p99);
@@ -738,7 +741,7 @@ const f1 = find('fsync', 1, 1);
 if (f1) check('p99 at 1 connection, fsync <= 2 ms', f1.service.p99 <= 2, f1.service.p99);
 for (const d of ['write', 'fsync']) {
   const r = find(d, 256, 1);
-  if (r) check(`peak RSS at 256 connections (${d}) <= 150 MB`, r.service.peakRssMb <= 150, +r.service.peakRssMb.toFixed(1));
+  if (r) check(`peak RSS at 256 connections (${d}) <= 120 MB`, r.service.peakRssMb <= 120, +r.service.peakRssMb.toFixed(1));
 }
 for (const d of ['write', 'fsync']) {
   const one = find(d, 64, 1);

@@ -106,6 +106,19 @@ function get(port, path) {
   });
 }
 
+/** POST one body on a fresh connection; resolves with the status and the time to the answer's end. */
+function postBody(port, path, body) {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const req = http.request({ host: '127.0.0.1', port, method: 'POST', path, headers: { 'content-length': Buffer.byteLength(body) } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode, ms: performance.now() - t0 }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 /** The load generator on CPU 1. */
 function runLoad(port, connections, members, duration, dir, prefix = 'b', extraEnv = {}) {
   const ackedFile = join(dir, `acked-${prefix}.json`);

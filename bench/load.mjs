@@ -2,6 +2,7 @@
 // with distinct callbacks: groups, members and EventTimes all vary; MEMBERS per callback.
 // Prints one JSON result; writes the numbers of the acknowledged callbacks to ACKED_FILE.
 import { writeFileSync } from 'node:fs';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import autocannon from 'autocannon';
 
 // RATE: callbacks a second over all connections (autocannon's overallRate; default: as fast as
@@ -18,9 +19,31 @@ function body(k) {
   return `{"CallbackCommand":"Group.CallbackAfterMemberExit","GroupId":"@TGS#${k % 997}","Type":"Public","ExitType":"${k % 3 ? 'Quit' : 'Kicked'}","Operator_Account":"${k % 3 ? `${PREFIX}-${k}-0` : 'admin'}","ExitMemberList":[${list}],"EventTime":${1700000000000 + k}}`;
 }
 
-// SECONDS_FILE: per second of the run, how many answers, how many not 2xx, their p99 and max (ms).
+// SECONDS_FILE: per second of the run, how many answers, how many not 2xx, their p99 and max (ms),
+// and this generator's own event-loop delay and GC time in that second: an answer is timed here,
+// so a pause of the generator looks like a slow answer (issue #24's soak stall).
 const perSecond = new Map();
 const t0 = Date.now();
+const secondOf = () => Math.floor((Date.now() - t0) / 1000);
+const own = { lag: monitorEventLoopDelay({ resolution: 5 }), gcMs: 0 };
+if (process.env.SECONDS_FILE) {
+  own.lag.enable();
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) own.gcMs += e.duration;
+  }).observe({ entryTypes: ['gc'] });
+}
+/** A second's answers, summed up as soon as it is over (keeping every time of a 20-minute soak made this process pause for GC). */
+const rows = [];
+let current = null;
+function closeSecond() {
+  if (!current) return;
+  const { second, times, non2xx } = current;
+  times.sort((a, b) => a - b);
+  rows.push({ second, answers: times.length, non2xx, p99: times[Math.floor(times.length * 0.99)] ?? null, max: times.at(-1) ?? null, loadLagMaxMs: +(own.lag.max / 1e6).toFixed(1), loadGcMs: +own.gcMs.toFixed(1) });
+  own.lag.reset();
+  own.gcMs = 0;
+  current = null;
+}
 const instance = autocannon({
   url: `http://127.0.0.1:${PORT}`,
   connections: Number(CONNECTIONS),
@@ -43,19 +66,16 @@ const instance = autocannon({
 });
 if (process.env.SECONDS_FILE) {
   instance.on('response', (_client, status, _bytes, ms) => {
-    const k = Math.floor((Date.now() - t0) / 1000);
-    const s = perSecond.get(k) ?? { times: [], non2xx: 0 };
-    s.times.push(ms);
-    if (status < 200 || status > 299) s.non2xx++;
-    perSecond.set(k, s);
+    const k = secondOf();
+    if (current && current.second !== k) closeSecond();
+    current ??= { second: k, times: [], non2xx: 0 };
+    current.times.push(ms);
+    if (status < 200 || status > 299) current.non2xx++;
   });
 }
 const result = await instance;
 if (process.env.SECONDS_FILE) {
-  const rows = [...perSecond].sort((a, b) => a[0] - b[0]).map(([second, { times, non2xx }]) => {
-    times.sort((a, b) => a - b);
-    return { second, answers: times.length, non2xx, p99: times[Math.floor(times.length * 0.99)] ?? null, max: times.at(-1) ?? null };
-  });
+  closeSecond();
   writeFileSync(process.env.SECONDS_FILE, JSON.stringify(rows));
 }
 writeFileSync(ACKED_FILE, JSON.stringify(acked));

@@ -3,7 +3,7 @@
 // and commits the same way (bench/peer-append.mjs), so the ratio service/baseline is the price of
 // Koa, koa-bodyparser, TypeBox and the rest of the request path.
 import http from 'node:http';
-import { appender, linesOf } from './peer-append.mjs';
+import { appender, linesOf, serve } from './peer-append.mjs';
 
 const OK = Buffer.from('{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0}');
 const out = appender();
@@ -27,14 +27,4 @@ const server = http.createServer((req, res) => {
     );
   });
 });
-server.keepAliveTimeout = 65000;
-server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
-  console.log(JSON.stringify({ msg: 'listening', port: server.address().port }));
-});
-process.on('SIGTERM', () => {
-  server.close();
-  server.closeAllConnections();
-  console.log(JSON.stringify({ msg: 'stats', ...out.stats }));
-  out.close();
-  process.exit(0);
-});
+serve(server, out);

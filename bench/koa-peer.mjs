@@ -7,7 +7,8 @@ import { Router } from '@koa/router';
 import bodyParser from 'koa-bodyparser';
 import Type from 'typebox';
 import { Compile } from 'typebox/compile';
-import { appender, linesOf } from './peer-append.mjs';
+import http from 'node:http';
+import { appender, linesOf, serve } from './peer-append.mjs';
 
 const Body = Compile(
   Type.Object({
@@ -38,14 +39,4 @@ router.post('/', bodyParser({ enableTypes: ['json'], jsonLimit: '1mb', detectJSO
   ctx.body = OK;
 });
 app.use(router.routes());
-const server = app.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
-  console.log(JSON.stringify({ msg: 'listening', port: server.address().port }));
-});
-server.keepAliveTimeout = 65000;
-process.on('SIGTERM', () => {
-  server.close();
-  server.closeAllConnections();
-  console.log(JSON.stringify({ msg: 'stats', ...out.stats }));
-  out.close();
-  process.exit(0);
-});
+serve(http.createServer(app.callback()), out);

@@ -53,3 +53,21 @@ export function appender(file = process.env.AUDIT_FILE, fsync = (process.env.DUR
     close: () => fs.closeSync(fd),
   };
 }
+
+/**
+ * Listen on PORT (0: any) on 127.0.0.1 and say so on stdout as bench/run.mjs expects; on SIGTERM
+ * close, print the appender's stats and exit. Both peers (baseline.mjs, koa-peer.mjs) end so.
+ */
+export function serve(server, out) {
+  server.keepAliveTimeout = 65000;
+  server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
+    console.log(JSON.stringify({ msg: 'listening', port: server.address().port }));
+  });
+  process.on('SIGTERM', () => {
+    server.close();
+    server.closeAllConnections();
+    console.log(JSON.stringify({ msg: 'stats', ...out.stats }));
+    out.close();
+    process.exit(0);
+  });
+}

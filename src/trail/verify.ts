@@ -98,7 +98,7 @@ async function verifyTrail(sources: Source[], genesis: boolean, key: string | un
       return NO_CHAIN;
     }
     const from = result.anchor === GENESIS ? 'from the first line ever' : `anchored at prev ${result.anchor} (older lines are not in these files)`;
-    io.stdout.write(`OK: ${result.lines} chained lines in ${files} files, ${from}; last line hash ${result.last}\n`);
+    io.stdout.write(`OK: ${result.lines} chained lines in ${files} file${files === 1 ? '' : 's'}, ${from}; last line hash ${result.last}\n`);
     return 0;
   } catch (err) {
     if (err instanceof UnreadableFile) return fail(unreadable(err).message);

@@ -36,7 +36,7 @@ t.test('query and verify find every instance\'s trail; verify checks each chain 
   t.equal(v.code, 0, v.stdout + v.stderr);
   const out = v.stdout.trim().split('\n');
   t.equal(out.length, 3, 'one result a trail');
-  t.match(out[0], `${main}: OK: 2 chained lines in 1 files, from the first line ever`);
+  t.match(out[0], `${main}: OK: 2 chained lines in 1 file, from the first line ever`);
   t.match(out[1], `${join(dir, '9465', 'member-exit.ndjson')}: OK: 1 chained lines`);
   t.match(out[2], `${join(dir, '9466', 'member-exit.ndjson')}: OK: 2 chained lines`);
 

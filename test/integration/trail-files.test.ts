@@ -71,5 +71,5 @@ t.test('FILEs named on the command line: regular files are read; anything else s
   const piped = await cli(['query', '--count', '-'], { stdin: line('piped') + '\n' });
   t.same([piped.code, piped.stdout], [0, '1\n']);
   const verifyPiped = await cli(['verify', '-'], { stdin: line('piped', GENESIS) + '\n' });
-  t.match(verifyPiped.stdout, /^OK: 1 chained lines in 1 files, from the first line ever/);
+  t.match(verifyPiped.stdout, /^OK: 1 chained lines in 1 file, from the first line ever/);
 });

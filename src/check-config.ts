@@ -9,6 +9,7 @@ import { SERVE_OPTIONS } from './args.js';
 import { statSync } from 'node:fs';
 import { ConfigError, loadConfig, type AppConfig, type Config } from './config.js';
 import { parseOptions, seeHelp, UsageError } from './options.js';
+import { sealRefusal } from './audit/sealing.js';
 
 export const CHECK_CONFIG_HELP = `Usage: member-exit-audit check-config [--config FILE]
 
@@ -30,7 +31,7 @@ that file is a WARNING: the service reads it, this user cannot check it.
  * not start: a required state missing, a state without the chain.
  */
 function sealingOf(config: Readonly<Config>): string {
-  const { stateFile, required } = config.audit.seal;
+  const { stateFile } = config.audit.seal;
   let state: 'there' | 'missing' | string;
   try {
     state = statSync(stateFile).isFile() ? 'there' : 'not a file';
@@ -38,8 +39,10 @@ function sealingOf(config: Readonly<Config>): string {
     const code = (err as NodeJS.ErrnoException).code;
     state = code === 'ENOENT' ? 'missing' : (code ?? 'unreadable');
   }
-  if (state === 'there' && !config.audit.chain) throw new ConfigError(`invalid config:\n  - /audit/chain: false, but the sealing state ${stateFile} exists: seals cover the chain; set audit.chain to true`);
-  if (state === 'missing' && required) throw new ConfigError(`invalid config:\n  - /audit/seal/required: true, but there is no sealing state at ${stateFile}: run member-exit-audit setup-keys`);
+  // A state this user cannot stat is neither: the service, as its own user, decides that one.
+  const refusal = state === 'there' || state === 'missing' ? sealRefusal(config, state === 'there') : null;
+  if (refusal === 'state without chain') throw new ConfigError(`invalid config:\n  - /audit/chain: false, but the sealing state ${stateFile} exists: seals cover the chain; set audit.chain to true`);
+  if (refusal === 'required but missing') throw new ConfigError(`invalid config:\n  - /audit/seal/required: true, but there is no sealing state at ${stateFile}: run member-exit-audit setup-keys`);
   if (state === 'there') return `; chained and sealed (state ${stateFile})`;
   if (!config.audit.chain) return '; WARNING: no tamper evidence: audit.chain is false';
   if (state === 'missing') return `; WARNING: sealing is OFF: no sealing state at ${stateFile} (run member-exit-audit setup-keys, then restart)`;

@@ -5,6 +5,7 @@
  */
 import { parseServeArgs } from './args.js';
 import { ConfigError, loadConfig } from './config.js';
+import { tuneHeap } from './heap.js';
 import { createLogger } from './log.js';
 import { startService } from './service.js';
 import { takeEarlyHangup } from './sighup.js';
@@ -15,6 +16,7 @@ const HARD_STOP_MS = 5000;
 export async function serve(argv: readonly string[]): Promise<void> {
   // `pgrep -f member-exit-audit`, `ps`, top: the service by its name, not Node's thread name.
   process.title = 'member-exit-audit';
+  tuneHeap();
   let config;
   let file: string | undefined;
   try {

@@ -3,7 +3,11 @@
 // files and took ~250 ms to import, so the service took ~620 ms from start to its first accepted
 // callback. One file loads in a fraction of that (docs/performance.md). pino stays external: it
 // resolves its worker files at run time. cli.js, query and verify stay unbundled: they load little.
+import { readdirSync, rmSync } from 'node:fs';
 import { build } from 'esbuild';
+
+// The chunks' names carry a hash: the last build's would stay beside this one's (and go into a package).
+for (const f of readdirSync('dist')) if (f.startsWith('bundle-')) rmSync(`dist/${f}`);
 
 // Split at main.ts's dynamic import: dist/main.js is then a few lines that catch SIGHUP (src/sighup.ts)
 // before V8 has parsed the 15,000 lines of the rest, which go into dist/chunk-*.js.

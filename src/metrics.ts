@@ -31,6 +31,12 @@ export function createMetrics() {
       buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       registers: [registry],
     }),
+    answerSeconds: new client.Histogram({
+      name: 'member_exit_audit_callback_seconds',
+      help: "From an audited callback's request to its OK reply, lines written (and synced): how far from the IM backend's 2 s timeout",
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3],
+      registers: [registry],
+    }),
     batchCallbacks: new client.Histogram({
       name: 'member_exit_audit_batch_callbacks',
       help: 'Callbacks per write (group commit)',

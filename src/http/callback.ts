@@ -172,6 +172,7 @@ export function callbackRoute(deps: CallbackDeps): Middleware {
     metrics.lines.inc(lines.count);
     okByCommand.get(module.command)!.inc();
     replyOk(ctx);
+    metrics.answerSeconds.observe((Date.now() - state.receivedAt) / 1000);
   };
 
   /**

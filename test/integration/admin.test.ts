@@ -25,6 +25,9 @@ t.test('GET /metrics: Prometheus text with callbacks, lines, bytes, latencies, b
   t.equal(metric(m, 'member_exit_audit_write_seconds_count'), 2);
   t.equal(metric(m, 'member_exit_audit_fsync_seconds_count'), 2);
   t.equal(metric(m, 'member_exit_audit_batch_callbacks_count'), 2);
+  t.equal(metric(m, 'member_exit_audit_callback_seconds_count'), 2, 'the two written callbacks timed, not the refused one nor the other command');
+  t.equal(metric(m, 'member_exit_audit_callback_seconds_bucket{le="3"}'), 2);
+  t.ok(metric(m, 'member_exit_audit_callback_seconds_sum') < 3);
   t.equal(metric(m, 'member_exit_audit_queue_bytes'), 0);
   t.equal(metric(m, 'member_exit_audit_file_opens'), 1);
   t.equal(metric(m, 'member_exit_audit_ready'), 1);

@@ -4,7 +4,7 @@
 //
 // Env: DURATION (s per run, default 5), RUNS (repeats, median taken, default 3), SOAK (s of the
 // soak at SOAK_RATE callbacks/s, default 60 and 2,000; 1200 for the 20-minute soak; 0 skips), ONLY (a substring of a row's name, or
-// `peers`, `dismissal`, `hostile`, `hold`, `holders` or `soak`), PEER_ROUNDS (rounds of the peers row, default 3), HOLD_S and HOLD_RATE (the hold row: seconds of full disk, callbacks a second), SERVICE_NODE_FLAGS (V8 flags for the service only), SERVICE_CONFIG (a
+// `peers`, `dismissal`, `hostile`, `hold`, `holders` or `soak`), PEER_ROUNDS (rounds of the peers row, default 3), HOLD_S and HOLD_RATE (the hold row: seconds of full disk, callbacks a second), SERVICE_NODE_FLAGS (V8 flags for the service in place of the unit's, which every Node server gets), SERVICE_CONFIG (a
 // config file for the service only), COMPARE_CONFIG (a second config: each row also runs the
 // service with it, alternating, and reports its req/s and service/compare), DISMISSALS (100,000-member dismissals in the dismissal row, default 3).
 import { execFileSync, spawn } from 'node:child_process';
@@ -33,13 +33,14 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** Start the service or the baseline on CPU 0; resolves when it prints its `listening` line. */
 /**
- * V8 flags for the service only (the baseline and the load run without): SERVICE_NODE_FLAGS, by
- * default the NODE_OPTIONS the systemd unit sets, so that the service is measured as it is shipped.
+ * V8 flags: every Node.js server here (the service and its Node peers) runs with the NODE_OPTIONS
+ * the systemd unit sets, so that each is measured with the heap the service ships with (issue #24);
+ * SERVICE_NODE_FLAGS replaces them for the service alone. The load generator runs without.
  */
-const UNIT_FLAGS = /^Environment=NODE_OPTIONS=(.*)$/m.exec(readFileSync(new URL('../systemd/member-exit-audit.service', import.meta.url), 'utf8'))?.[1] ?? '';
-const SERVICE_FLAGS = (process.env.SERVICE_NODE_FLAGS ?? UNIT_FLAGS).split(' ').filter(Boolean);
+const UNIT_FLAGS = (/^Environment=NODE_OPTIONS=(.*)$/m.exec(readFileSync(new URL('../systemd/member-exit-audit.service', import.meta.url), 'utf8'))?.[1] ?? '').split(' ').filter(Boolean);
+const SERVICE_FLAGS = process.env.SERVICE_NODE_FLAGS === undefined ? UNIT_FLAGS : process.env.SERVICE_NODE_FLAGS.split(' ').filter(Boolean);
 
-function startServer(kind, durability, dir, extraArgs = kind === 'service' || kind === 'compare' ? SERVICE_FLAGS : []) {
+function startServer(kind, durability, dir, extraArgs = kind === 'service' || kind === 'compare' ? SERVICE_FLAGS : UNIT_FLAGS) {
   const file = join(dir, 'audit', 'member-exit.ndjson');
   const script = join(ROOT, { service: 'dist/main.js', compare: 'dist/main.js', baseline: 'bench/baseline.mjs', koa: 'bench/koa-peer.mjs' }[kind]);
   const config = kind === 'compare' ? process.env.COMPARE_CONFIG : kind === 'service' ? process.env.SERVICE_CONFIG : undefined;
@@ -268,7 +269,7 @@ function hostDelta(a, b) {
  * The soak (issue #24): SOAK seconds (60 by default; 1200 for the 20-minute soak) at a fixed
  * SOAK_RATE (2,000 callbacks/s) on 64 connections, fsync. Every second: the answers' p99 and max
  * and the non-2xx (from the load generator), the service's RSS, and from /metrics the slowest
- * write and fdatasync (histogram buckets), the event loop's largest delay and the GC time. Reports
+ * write, fdatasync and request-to-answer inside the service (histogram buckets), the event loop's largest delay and the GC time. Reports
  * p99, max and non-2xx of the whole run, the RSS slope of its second half, and the five worst
  * seconds with what the service was doing in them (and the machine: the service's CPU time, the
  * host's busy, iowait and steal shares, the load average): where the time went when it stalls.
@@ -284,7 +285,7 @@ async function soak() {
       const m = await get(server.adminPort, '/metrics');
       const num = (re) => Number(re.exec(m)?.[1] ?? 0);
       const buckets = (name) => [...m.matchAll(new RegExp(`^${name}_bucket\\{le="([^"]+)"\\} (\\S+)$`, 'gm'))].map((x) => [Number(x[1]), Number(x[2])]);
-      return { at: Date.now(), cpuMs: cpuMsOf(server.child.pid), host: hostCpu(), load1: Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]), write: buckets('member_exit_audit_write_seconds'), fsync: buckets('member_exit_audit_fsync_seconds'), lagMaxMs: num(/^nodejs_eventloop_lag_max_seconds (\S+)$/m) * 1000, gcSeconds: [...m.matchAll(/^nodejs_gc_duration_seconds_sum\{kind="\w+"\} (\S+)$/gm)].reduce((a, x) => a + Number(x[1]), 0) };
+      return { at: Date.now(), cpuMs: cpuMsOf(server.child.pid), host: hostCpu(), load1: Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]), write: buckets('member_exit_audit_write_seconds'), fsync: buckets('member_exit_audit_fsync_seconds'), answer: buckets('member_exit_audit_callback_seconds'), lagMaxMs: num(/^nodejs_eventloop_lag_max_seconds (\S+)$/m) * 1000, gcSeconds: [...m.matchAll(/^nodejs_gc_duration_seconds_sum\{kind="\w+"\} (\S+)$/gm)].reduce((a, x) => a + Number(x[1]), 0) };
     };
     /** The smallest bucket bound the slowest operation of the interval fits under (ms), from two readings of a histogram. */
     const slowest = (a, b) => {
@@ -297,7 +298,7 @@ async function soak() {
       while (sampling) {
         await sleep(1000);
         const cur = await read();
-        samples.push({ rssMb: rssMb(server.child.pid), writeMaxMs: slowest(prev.write, cur.write), fsyncMaxMs: slowest(prev.fsync, cur.fsync), lagMaxMs: +cur.lagMaxMs.toFixed(1), gcMs: +((cur.gcSeconds - prev.gcSeconds) * 1000).toFixed(1), serviceCpuMs: cur.cpuMs - prev.cpuMs, ...hostDelta(prev.host, cur.host), load1: cur.load1 });
+        samples.push({ rssMb: rssMb(server.child.pid), writeMaxMs: slowest(prev.write, cur.write), fsyncMaxMs: slowest(prev.fsync, cur.fsync), answerMaxMs: slowest(prev.answer, cur.answer), lagMaxMs: +cur.lagMaxMs.toFixed(1), gcMs: +((cur.gcSeconds - prev.gcSeconds) * 1000).toFixed(1), serviceCpuMs: cur.cpuMs - prev.cpuMs, ...hostDelta(prev.host, cur.host), load1: cur.load1 });
         prev = cur;
       }
     })();
@@ -804,7 +805,7 @@ if (holding4096) console.log(`\nheld connections: ${holding4096.holders.tried} o
 if (startup) console.log(`\nstart to first accepted callback: median ${Math.round(startup.medianMs)} ms (${startup.runsMs.join(', ')})`);
 if (memory) {
   console.log(`soak: ${memory.seconds} s at ${memory.rate} callbacks/s on 64 connections (fsync): p99 ${memory.p99} ms, max ${memory.max} ms, ${memory.non2xx} not 2xx of ${memory.requests}; RSS ${memory.rssMbFirst} -> max ${memory.rssMbMax} -> ${memory.rssMbLast} MB, second-half slope ${memory.secondHalfSlopeMbPerMin} MB/min; ${memory.secondsOver100ms} seconds with an answer over 100 ms`);
-  for (const w of memory.worst) console.log(`  second ${w.second}: max ${w.max} ms, p99 ${w.p99} ms, ${w.answers} answers, ${w.non2xx} not 2xx; load generator: event-loop delay max ${w.loadLagMaxMs} ms, GC ${w.loadGcMs} ms; service: slowest write <= ${w.service?.writeMaxMs} ms, slowest fdatasync <= ${w.service?.fsyncMaxMs} ms, event-loop delay max ${w.service?.lagMaxMs} ms, GC ${w.service?.gcMs} ms, CPU ${w.service?.serviceCpuMs} ms; machine: busy ${w.service?.hostBusyPct}%, iowait ${w.service?.iowaitPct}%, steal ${w.service?.stealPct}%, load ${w.service?.load1}`);
+  for (const w of memory.worst) console.log(`  second ${w.second}: max ${w.max} ms, p99 ${w.p99} ms, ${w.answers} answers, ${w.non2xx} not 2xx; load generator: event-loop delay max ${w.loadLagMaxMs} ms, GC ${w.loadGcMs} ms; service: slowest write <= ${w.service?.writeMaxMs} ms, slowest fdatasync <= ${w.service?.fsyncMaxMs} ms, slowest request to answer inside it <= ${w.service?.answerMaxMs} ms, event-loop delay max ${w.service?.lagMaxMs} ms, GC ${w.service?.gcMs} ms, CPU ${w.service?.serviceCpuMs} ms; machine: busy ${w.service?.hostBusyPct}%, iowait ${w.service?.iowaitPct}%, steal ${w.service?.stealPct}%, load ${w.service?.load1}`);
 }
 console.log('\ntargets:');
 for (const tgt of targets) console.log(`  ${tgt.ok ? 'met ' : 'MISS'}  ${tgt.what}: ${tgt.value}`);

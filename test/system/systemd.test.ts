@@ -66,7 +66,7 @@ t.test('the unit has what operators rely on', async (t) => {
     'UMask=0027',
     'SystemCallFilter=@system-service',
     'Requires=member-exit-audit.socket',
-    'Environment=NODE_OPTIONS=--max-semi-space-size=4',
+    'Environment=NODE_OPTIONS=--max-semi-space-size=8',
   ]) {
     t.ok(unit.includes(line), line.trim());
   }

@@ -43,8 +43,25 @@ export class RecentIds<V> {
       this.current = new Map();
       this.since = now;
     }
-    this.current.set(id, v);
+    this.current.set(flat(id), v);
   }
+
+  /** `id` stands for `to` from now on if it stood for `from` (in whichever generation holds it). */
+  settle(id: string, from: V, to: V): void {
+    if (this.current.get(id) === from) this.current.set(id, to);
+    else if (this.older.get(id) === from) this.older.set(id, to);
+  }
+}
+
+/**
+ * A flat copy of an id, to be kept for minutes. The ids are 32-character slices of a 64-character
+ * hex digest (line.ts), and a V8 slice keeps its whole parent alive: 112 bytes an id where a flat
+ * copy takes 48, 6.4 MB of old space at the 100,000 ids of the default (issue #24, measured with a
+ * heap snapshot under load). toLowerCase copies a slice (42 ns) and leaves the ids, which are
+ * lowercase hex, as they are; if V8 ever returns the slice itself, only memory is lost.
+ */
+function flat(id: string): string {
+  return id.toLowerCase();
 }
 
 /**

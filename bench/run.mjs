@@ -675,6 +675,8 @@ async function peers() {
   for (let i = 0; i < rounds; i++) {
     const round = {};
     for (const kind of ['service', 'baseline', 'koa']) round[kind] = await once(kind, 'fsync', 64, 1);
+    // The RSS target is at 256 connections: the same three there, for their peak RSS.
+    for (const kind of ['service', 'baseline', 'koa']) round[`${kind}256`] = await once(kind, 'fsync', 256, 1);
     round.nginx = await nginxPeer(64, DURATION);
     round.load = Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
     runs.push(round);
@@ -690,6 +692,7 @@ async function peers() {
     baseline: row('baseline'),
     koa: row('koa'),
     nginx: row('nginx'),
+    peakRssMbAt256: { service: of('service256', 'peakRssMb'), baseline: of('baseline256', 'peakRssMb'), koa: of('koa256', 'peakRssMb') },
     serviceOverBaseline: ratio('service', 'baseline'),
     serviceOverKoa: ratio('service', 'koa'),
     roundsReqPerSec: runs.map((r) => ({ service: Math.round(r.service.reqPerSec), baseline: Math.round(r.baseline.reqPerSec), koa: Math.round(r.koa.reqPerSec), nginx: r.nginx ? Math.round(r.nginx.reqPerSec) : null })),
@@ -800,6 +803,7 @@ if (peerRows) {
   console.log(line('minimal Koa, same job (fsync)', p.koa, 'on disk when it answers'));
   console.log(line('nginx, body logged, 1 worker', p.nginx, 'nothing: logs after answering, never syncs'));
   console.log(`  service / bare ${p.serviceOverBaseline}; service / minimal Koa ${p.serviceOverKoa} (paired per round, median)`);
+  console.log(`  peak RSS at 256 connections (fsync): service ${p.peakRssMbAt256.service} MB, bare ${p.peakRssMbAt256.baseline} MB, minimal Koa ${p.peakRssMbAt256.koa} MB`);
 }
 if (holding4096) console.log(`\nheld connections: ${holding4096.holders.tried} opened by others (${holding4096.holders.stillOpen} still open when the load began); legitimate p99 ${holding4096.quiet.p99} ms alone, ${holding4096.held.p99} ms beside them (${holding4096.quiet.reqPerSec} / ${holding4096.held.reqPerSec} req/s, ${holding4096.held.non2xx} not 2xx); closed by the listener ${JSON.stringify(holding4096.closed)}`);
 if (startup) console.log(`\nstart to first accepted callback: median ${Math.round(startup.medianMs)} ms (${startup.runsMs.join(', ')})`);

@@ -59,6 +59,9 @@ t.test('ids are kept as flat copies, not as slices that keep their 64-character 
   const [id] = idsLikeLines(1, 'same');
   r.add(id!, 7);
   t.equal(r.get(id!), 7, 'a copy finds what the original was added under');
+  r.add('ABC-not-hex', 8);
+  t.equal(r.get('ABC-not-hex'), 8, 'an id that is not lowercase is kept as it is');
+  t.equal(r.get('abc-not-hex'), undefined, 'and not as its lowercase');
 });
 
 t.test('a written entry is not kept alive by the ids that point at it', async (t) => {

@@ -105,7 +105,7 @@ export class WriteQueue {
 
   /** Ids found in the file at start: a resend of those is not written again. */
   remember(ids: readonly string[]): void {
-    for (const id of ids) this.recent?.add(id, ON_DISK);
+    this.recent?.addAll(ids, ON_DISK);
   }
 
   /** Resolves once there is room; rejects OVERLOADED at the caller's deadline if none came. */
@@ -124,14 +124,16 @@ export class WriteQueue {
     const done = new Promise<void>((resolve, reject) => {
       const w: Waiter = { expires: since + this.opts.deadlineMs, remaining: 0, answered: false, own: null, resolve, reject };
       let text = data;
-      if (ids && this.recent) text = this.dropSeen(data, ids, w);
+      // The ids not taken in lately: each looked up once (a dismissal brings 100,000 of them).
+      let fresh: readonly string[] | undefined;
+      if (ids && this.recent) ({ text, fresh } = this.dropSeen(data, ids, w));
       if (text.length) {
-        entry = { data: text, bytes: Buffer.byteLength(text), waiters: [w], written: false, ids: ids && this.recent ? ids : undefined };
+        entry = { data: text, bytes: Buffer.byteLength(text), waiters: [w], written: false, ids: fresh };
         w.remaining++;
         w.own = text;
         this.entries.push(entry);
         this.heldBytes += entry.bytes;
-        if (ids && this.recent) for (const id of ids) if (!this.recent.get(id)) this.recent.add(id, entry);
+        if (fresh) this.recent!.addAll(fresh, entry);
       }
       if (w.remaining === 0) resolve();
       else this.waiters.add(w);
@@ -139,8 +141,11 @@ export class WriteQueue {
     return { entry, done };
   }
 
-  /** `data` without lines already taken in; the waiter waits for the earlier copies still queued. */
-  private dropSeen(data: string | Buffer, ids: readonly string[], w: Waiter): string | Buffer {
+  /**
+   * `data` without lines already taken in, and the ids of those left; the waiter waits for the
+   * earlier copies still queued.
+   */
+  private dropSeen(data: string | Buffer, ids: readonly string[], w: Waiter): { text: string | Buffer; fresh: readonly string[] } {
     let drop: boolean[] | null = null;
     const earlier = new Set<Entry>();
     for (let i = 0; i < ids.length; i++) {
@@ -149,13 +154,13 @@ export class WriteQueue {
       (drop ??= new Array<boolean>(ids.length).fill(false))[i] = true;
       if (!prior.written) earlier.add(prior);
     }
-    if (drop === null) return data;
+    if (drop === null) return { text: data, fresh: ids };
     for (const e of earlier) {
       e.waiters.push(w);
       w.remaining++;
     }
     this.opts.onLines?.('duplicate', drop.filter(Boolean).length);
-    return dropLines(data, drop);
+    return { text: dropLines(data, drop), fresh: ids.filter((_, i) => !drop[i]) };
   }
 
   /** `bytes` of held lines reached the disk: make room. */

@@ -37,13 +37,25 @@ export class RecentIds<V> {
   }
 
   add(id: string, v: V): void {
+    this.addAll([id], v);
+  }
+
+  /** Every one of `ids` for `v` (one callback's lines): the clock is read once. */
+  addAll(ids: readonly string[], v: V): void {
     const now = this.now();
-    if (this.current.size >= this.maxIds / 2 || now - this.since >= this.windowMs / 2) {
-      this.older = this.current;
-      this.current = new Map();
-      this.since = now;
+    if (now - this.since >= this.windowMs / 2) this.turn(now);
+    const half = this.maxIds / 2;
+    for (const id of ids) {
+      if (this.current.size >= half) this.turn(now);
+      this.current.set(flat(id), v);
     }
-    this.current.set(flat(id), v);
+  }
+
+  /** The current generation becomes the older one; the older is dropped whole. */
+  private turn(now: number): void {
+    this.older = this.current;
+    this.current = new Map();
+    this.since = now;
   }
 
   /** `id` stands for `to` from now on if it stood for `from` (in whichever generation holds it). */

@@ -100,3 +100,13 @@ t.test('an entry not yet written still holds its resends', async (t) => {
   await resend.done;
   t.ok(resendDone, 'answered when the first copy is on disk');
 });
+
+t.test('addAll: a callback with more ids than half the bound turns the generations inside it', async (t) => {
+  const r = new RecentIds<number>(60000, 4);
+  r.addAll(['a', 'b', 'c'], 1);
+  t.same(['a', 'b', 'c'].map((id) => r.get(id)), [1, 1, 1], 'all three kept: two in the older generation, one in the current');
+  r.addAll(['d', 'e'], 2);
+  t.equal(r.get('a'), undefined, 'the oldest generation was dropped whole');
+  t.same(['c', 'd', 'e'].map((id) => r.get(id)), [1, 2, 2]);
+  t.ok(r.size <= 4, `never more than the bound (${r.size})`);
+});

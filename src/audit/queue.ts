@@ -11,7 +11,7 @@
  * if none came, having added nothing.
  */
 import { AppError, type ErrorName } from '../errors.js';
-import { RecentIds } from './recent-ids.js';
+import { flat, RecentIds } from './recent-ids.js';
 import type { PendingSeal } from './sealer.js';
 
 /** The lines of one callback (or what is left of them after duplicates were dropped). */
@@ -21,8 +21,10 @@ export interface Entry {
   /** Callers answered when this entry is on disk (its own, and any resend that waits for it). */
   waiters: Waiter[];
   written: boolean;
-  /** The ids of the callback's lines, while the recent-ids set points them at this entry (until it is written). */
+  /** The ids of the callback's lines (flat copies), while they are queued: `pending` finds this entry by them until it is written. */
   ids?: readonly string[];
+  /** Where `pending` keeps this entry while its ids are queued. */
+  slot?: number;
   /** A seal (sealer.ts), rendered at write time for the chain head before it; `data` is then empty. */
   seal?: PendingSeal;
 }
@@ -45,9 +47,6 @@ interface RoomWaiter {
 }
 
 const EMPTY = Buffer.alloc(0);
-
-/** Stands for lines read back from the file at start: written long ago. */
-const ON_DISK: Entry = { data: EMPTY, bytes: 0, waiters: [], written: true };
 
 /** Lines in `data` (each ends in a newline). */
 export function countLines(data: string | Buffer): number {
@@ -86,9 +85,22 @@ export class WriteQueue {
   entries: Entry[] = [];
   /** Bytes of every entry not yet on disk, in a write or not. */
   heldBytes = 0;
-  private readonly waiters = new Set<Waiter>();
+  /** Callers not answered yet (their waiters hang off the entries they wait for). */
+  private unanswered = 0;
   private roomWaiters: RoomWaiter[] = [];
-  private readonly recent: RecentIds<Entry> | null;
+  /** Ids on disk lately: a resend of one is not written again (null: no deduplication). */
+  private readonly recent: RecentIds | null;
+  /**
+   * Ids queued and not yet on disk, each to the slot of the entry that carries it: a resend of one
+   * waits for that entry. Issue #24: V8 promotes to old space whatever a long-lived Map or Set
+   * holds at a scavenge, however short its life (measured: 0.7 MB a scavenge where an array
+   * holding the same objects promoted nothing). So no long-lived Map or Set here holds anything of
+   * a request: this one maps ids (kept for minutes anyway) to small integers, and the entries sit
+   * in a plain array of slots.
+   */
+  private readonly pending = new Map<string, number>();
+  private readonly slots: (Entry | undefined)[] = [];
+  private readonly freeSlots: number[] = [];
 
   constructor(private readonly opts: QueueOptions) {
     this.recent = opts.dedupWindowMs > 0 ? new RecentIds(opts.dedupWindowMs, opts.dedupMaxIds) : null;
@@ -100,12 +112,12 @@ export class WriteQueue {
 
   /** Callers waiting for their lines (or for room). */
   get callers(): number {
-    return this.waiters.size + this.roomWaiters.length;
+    return this.unanswered + this.roomWaiters.length;
   }
 
   /** Ids found in the file at start: a resend of those is not written again. */
   remember(ids: readonly string[]): void {
-    this.recent?.addAll(ids, ON_DISK);
+    this.recent?.addAll(ids);
   }
 
   /** Resolves once there is room; rejects OVERLOADED at the caller's deadline if none came. */
@@ -133,34 +145,44 @@ export class WriteQueue {
         w.own = text;
         this.entries.push(entry);
         this.heldBytes += entry.bytes;
-        if (fresh) this.recent!.addAll(fresh, entry);
+        if (fresh) this.hold(entry, fresh);
       }
       if (w.remaining === 0) resolve();
-      else this.waiters.add(w);
+      else this.unanswered++;
     });
     return { entry, done };
   }
 
+  /** Make `entry` findable by its `ids` until it is written. */
+  private hold(entry: Entry, ids: readonly string[]): void {
+    const slot = this.freeSlots.pop() ?? this.slots.length;
+    this.slots[slot] = entry;
+    entry.slot = slot;
+    for (const id of ids) this.pending.set(id, slot);
+  }
+
   /**
-   * `data` without lines already taken in, and the ids of those left; the waiter waits for the
-   * earlier copies still queued.
+   * `data` without lines already taken in, and the ids of those left (flat copies, kept for
+   * minutes once written); the waiter waits for the earlier copies still queued.
    */
   private dropSeen(data: string | Buffer, ids: readonly string[], w: Waiter): { text: string | Buffer; fresh: readonly string[] } {
     let drop: boolean[] | null = null;
     const earlier = new Set<Entry>();
+    const flatIds = new Array<string>(ids.length);
     for (let i = 0; i < ids.length; i++) {
-      const prior = this.recent!.get(ids[i]!);
-      if (prior === undefined) continue;
+      const id = (flatIds[i] = flat(ids[i]!));
+      const slot = this.pending.get(id);
+      if (slot === undefined && !this.recent!.has(id)) continue;
       (drop ??= new Array<boolean>(ids.length).fill(false))[i] = true;
-      if (!prior.written) earlier.add(prior);
+      if (slot !== undefined) earlier.add(this.slots[slot]!);
     }
-    if (drop === null) return { text: data, fresh: ids };
+    if (drop === null) return { text: data, fresh: flatIds };
     for (const e of earlier) {
       e.waiters.push(w);
       w.remaining++;
     }
     this.opts.onLines?.('duplicate', drop.filter(Boolean).length);
-    return { text: dropLines(data, drop), fresh: ids.filter((_, i) => !drop[i]) };
+    return { text: dropLines(data, drop), fresh: flatIds.filter((_, i) => !drop[i]) };
   }
 
   /** `bytes` of held lines reached the disk: make room. */
@@ -174,31 +196,32 @@ export class WriteQueue {
     e.written = true;
     for (const w of e.waiters) {
       if (--w.remaining > 0) continue;
-      this.waiters.delete(w);
       if (w.answered) this.opts.onLines?.('late', w.own === null ? 0 : countLines(w.own));
       else {
         w.answered = true;
+        this.unanswered--;
         w.resolve();
       }
       w.own = null;
     }
     e.waiters = [];
     e.data = EMPTY;
-    // Written: a resend of these ids has nothing left to wait for, so the recent-ids set points
-    // them at ON_DISK and keeps no entry alive for minutes (100,000 of them were ~6 MB of old space).
-    if (e.ids) for (const id of e.ids) this.recent!.settle(id, e, ON_DISK);
+    // Written: a resend of these ids has nothing left to wait for, only to be left out.
+    if (e.ids) {
+      for (const id of e.ids) this.pending.delete(id);
+      this.recent!.addAll(e.ids);
+      this.slots[e.slot!] = undefined;
+      this.freeSlots.push(e.slot!);
+    }
     e.ids = undefined;
   }
 
-  /** Answer the callers whose deadline has passed: `code` for those whose lines are queued, OVERLOADED for those still waiting for room. */
-  expire(now: number, code: ErrorName): void {
-    for (const w of this.waiters) {
-      if (w.expires > now) continue;
-      this.waiters.delete(w);
-      w.answered = true;
-      this.opts.onAnswered?.(code);
-      w.reject(new AppError(code));
-    }
+  /**
+   * Answer the callers whose deadline has passed: `code` for those whose lines are queued (here,
+   * or `inFlight`: handed to a write), OVERLOADED for those still waiting for room.
+   */
+  expire(now: number, code: ErrorName, inFlight: readonly Entry[] = []): void {
+    if (this.unanswered) for (const list of [inFlight, this.entries]) for (const e of list) for (const w of e.waiters) this.expireOne(w, now, code);
     if (this.roomWaiters.length === 0) return;
     this.roomWaiters = this.roomWaiters.filter((r) => {
       if (r.expires > now) return true;
@@ -206,6 +229,14 @@ export class WriteQueue {
       r.reject(new AppError('OVERLOADED'));
       return false;
     });
+  }
+
+  private expireOne(w: Waiter, now: number, code: ErrorName): void {
+    if (w.answered || w.expires > now) return;
+    w.answered = true;
+    this.unanswered--;
+    this.opts.onAnswered?.(code);
+    w.reject(new AppError(code));
   }
 
   /** At exit: refuse whoever still waits for room (they added nothing). */

@@ -1,8 +1,10 @@
 /**
- * The ids the writer took in the last few minutes, so that a callback Tencent resends (after its
+ * The ids the writer wrote in the last few minutes, so that a callback Tencent resends (after its
  * first delivery timed out while the disk was slow) is not written twice: a resend carries the
  * same EventTime and so the same ids (docs/audit-line.md). Bounded twice over: two generations,
- * each at most half of `maxIds` ids and half of `windowMs` old; the older is dropped whole.
+ * each at most half of `maxIds` ids and half of `windowMs` old; the older is dropped whole. Only
+ * ids whose lines are on disk are here, and nothing else: ids still queued are the queue's
+ * (queue.ts), so this set, which lives for minutes in old space, never points at a young object.
  */
 import fs from 'node:fs';
 
@@ -15,9 +17,9 @@ const LATE_MS = 10 * 60 * 1000;
 const ID = /"id":"([0-9a-f]{32})"/;
 const RECEIVED = /"receivedAt":"([^"]{24})"/;
 
-export class RecentIds<V> {
-  private current = new Map<string, V>();
-  private older = new Map<string, V>();
+export class RecentIds {
+  private current = new Set<string>();
+  private older = new Set<string>();
   private since: number;
 
   constructor(
@@ -32,36 +34,26 @@ export class RecentIds<V> {
     return this.current.size + this.older.size;
   }
 
-  get(id: string): V | undefined {
-    return this.current.get(id) ?? this.older.get(id);
+  has(id: string): boolean {
+    return this.current.has(id) || this.older.has(id);
   }
 
-  add(id: string, v: V): void {
-    this.addAll([id], v);
-  }
-
-  /** Every one of `ids` for `v` (one callback's lines): the clock is read once. */
-  addAll(ids: readonly string[], v: V): void {
+  /** Every one of `ids` (one callback's lines, or the file's tail at start): the clock is read once. */
+  addAll(ids: readonly string[]): void {
     const now = this.now();
     if (now - this.since >= this.windowMs / 2) this.turn(now);
     const half = this.maxIds / 2;
     for (const id of ids) {
       if (this.current.size >= half) this.turn(now);
-      this.current.set(flat(id), v);
+      this.current.add(flat(id));
     }
   }
 
   /** The current generation becomes the older one; the older is dropped whole. */
   private turn(now: number): void {
     this.older = this.current;
-    this.current = new Map();
+    this.current = new Set();
     this.since = now;
-  }
-
-  /** `id` stands for `to` from now on if it stood for `from` (in whichever generation holds it). */
-  settle(id: string, from: V, to: V): void {
-    if (this.current.get(id) === from) this.current.set(id, to);
-    else if (this.older.get(id) === from) this.older.set(id, to);
   }
 }
 
@@ -73,7 +65,7 @@ export class RecentIds<V> {
  * one that is not is kept as it came, so the key is always the id itself. If V8 ever returns the
  * slice itself, only memory is lost.
  */
-function flat(id: string): string {
+export function flat(id: string): string {
   const copy = id.toLowerCase();
   return copy === id ? copy : id;
 }

@@ -516,7 +516,7 @@ export class AuditWriter {
 
   /** Answer the callers whose deadline passed with the fault of the moment; their lines stay queued. */
   private sweep(): void {
-    this.queue.expire(Date.now(), this.fault ?? (this.closing ? 'SHUTTING_DOWN' : 'DEADLINE'));
+    this.queue.expire(Date.now(), this.fault ?? (this.closing ? 'SHUTTING_DOWN' : 'DEADLINE'), this.large ? [...this.small, this.large.e] : this.small);
   }
 
   /** Notice a rename or deletion by an outside rotator (no SIGHUP needed). */

@@ -23,22 +23,20 @@ function retainedPerItem(n: number, keep: () => object): { bytes: number; kept: 
   return { bytes: (process.memoryUsage().heapUsed - before) / n, kept };
 }
 
-t.test('settle: an id is pointed elsewhere only where it stood for the given value, in either generation', async (t) => {
+t.test('generations: an id is known until the older generation it is in is dropped whole', async (t) => {
   let now = 0;
-  const r = new RecentIds<string>(1000, 100, () => now);
-  r.add('a', 'first');
-  r.add('b', 'first');
+  const r = new RecentIds(1000, 100, () => now);
+  r.addAll(['a', 'b']);
   now = 600; // past half the window: the next add starts a new generation
-  r.add('c', 'second');
-  r.settle('a', 'first', 'disk');
-  r.settle('b', 'other', 'disk');
-  r.settle('c', 'second', 'disk');
-  r.settle('missing', 'first', 'disk');
-  t.equal(r.get('a'), 'disk', 'in the older generation');
-  t.equal(r.get('b'), 'first', 'not where it stood for something else');
-  t.equal(r.get('c'), 'disk', 'in the current generation');
-  t.equal(r.get('missing'), undefined, 'an id it never had is not added');
+  r.addAll(['c']);
+  t.ok(r.has('a') && r.has('b'), 'in the older generation');
+  t.ok(r.has('c'), 'in the current generation');
+  t.notOk(r.has('missing'), 'an id it never had');
   t.equal(r.size, 3);
+  now = 1200;
+  r.addAll(['d']);
+  t.notOk(r.has('a'), 'a whole window later, the oldest generation is gone');
+  t.ok(r.has('c') && r.has('d'));
 });
 
 t.test('ids are kept as flat copies, not as slices that keep their 64-character digests alive', async (t) => {
@@ -49,19 +47,19 @@ t.test('ids are kept as flat copies, not as slices that keep their 64-character 
     return m;
   });
   const asKept = retainedPerItem(n, () => {
-    const r = new RecentIds<number>(60000, 2 * n);
-    for (const id of idsLikeLines(n, 'recent')) r.add(id, 1);
+    const r = new RecentIds(60000, 2 * n);
+    for (const id of idsLikeLines(n, 'recent')) r.addAll([id]);
     return r;
   });
-  t.equal((asSlices.kept as Map<string, number>).size + (asKept.kept as RecentIds<number>).size, 2 * n, 'both hold every id while measured');
+  t.equal((asSlices.kept as Map<string, number>).size + (asKept.kept as RecentIds).size, 2 * n, 'both hold every id while measured');
   t.ok(asKept.bytes <= asSlices.bytes - 40, `RecentIds keeps ${asKept.bytes.toFixed(0)} bytes an id, a Map of the slices ${asSlices.bytes.toFixed(0)}`);
-  const r = new RecentIds<number>(60000, 10);
+  const r = new RecentIds(60000, 10);
   const [id] = idsLikeLines(1, 'same');
-  r.add(id!, 7);
-  t.equal(r.get(id!), 7, 'a copy finds what the original was added under');
-  r.add('ABC-not-hex', 8);
-  t.equal(r.get('ABC-not-hex'), 8, 'an id that is not lowercase is kept as it is');
-  t.equal(r.get('abc-not-hex'), undefined, 'and not as its lowercase');
+  r.addAll([id!]);
+  t.ok(r.has(id!), 'a copy finds what the original was added as');
+  r.addAll(['ABC-not-hex']);
+  t.ok(r.has('ABC-not-hex'), 'an id that is not lowercase is kept as it is');
+  t.notOk(r.has('abc-not-hex'), 'and not as its lowercase');
 });
 
 t.test('a written entry is not kept alive by the ids that point at it', async (t) => {
@@ -102,11 +100,11 @@ t.test('an entry not yet written still holds its resends', async (t) => {
 });
 
 t.test('addAll: a callback with more ids than half the bound turns the generations inside it', async (t) => {
-  const r = new RecentIds<number>(60000, 4);
-  r.addAll(['a', 'b', 'c'], 1);
-  t.same(['a', 'b', 'c'].map((id) => r.get(id)), [1, 1, 1], 'all three kept: two in the older generation, one in the current');
-  r.addAll(['d', 'e'], 2);
-  t.equal(r.get('a'), undefined, 'the oldest generation was dropped whole');
-  t.same(['c', 'd', 'e'].map((id) => r.get(id)), [1, 2, 2]);
+  const r = new RecentIds(60000, 4);
+  r.addAll(['a', 'b', 'c']);
+  t.same(['a', 'b', 'c'].map((id) => r.has(id)), [true, true, true], 'all three kept: two in the older generation, one in the current');
+  r.addAll(['d', 'e']);
+  t.notOk(r.has('a'), 'the oldest generation was dropped whole');
+  t.same(['c', 'd', 'e'].map((id) => r.has(id)), [true, true, true]);
   t.ok(r.size <= 4, `never more than the bound (${r.size})`);
 });

@@ -6,7 +6,7 @@
 import { setImmediate } from 'node:timers/promises';
 import Type, { type Static, type TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
-import { planLines, type ExitEvent, type Member } from '../audit/line.js';
+import { planLines, SMALL_LIST, smallLines, type ExitEvent, type Lines, type Member } from '../audit/line.js';
 import { AppError } from '../errors.js';
 import { describeErrors } from '../schema-errors.js';
 import type { CallbackEntry, CommandLimits, RequestFacts, SchemaLimits } from './types.js';
@@ -104,7 +104,7 @@ export function auditedCommand<S extends TSchema>(spec: AuditedCommand<S>): Call
       return {
         command: spec.command,
         bodyBytes: limits.bodyBytes,
-        async toLines(body, facts, maxBytes = Infinity) {
+        toLines(body, facts, maxBytes = Infinity) {
           const eventTime = check(body);
           const b = body as Static<S>;
           const shared = spec.event(b);
@@ -124,13 +124,27 @@ export function auditedCommand<S extends TSchema>(spec: AuditedCommand<S>): Call
             optPlatform: facts.optPlatform,
           };
           const members = spec.members(b);
-          // A long list: other requests get a turn between the check and the plan (a few ms each).
-          if (members.length > YIELD_MEMBERS) await setImmediate();
-          const plan = planLines(event, members, maxBytes);
-          if (plan.bytes > maxBytes) throw new AppError('OUTPUT_TOO_LARGE', `${plan.estimated ? 'at least ' : ''}${plan.bytes} bytes of lines (${plan.count} members), over the bound of ${maxBytes} for this callback`);
-          return plan.build();
+          if (members.length > SMALL_LIST) return plannedLines(event, members, maxBytes);
+          // Most callbacks name a member or a few: their lines at once, without a promise. Bytes
+          // are counted only when they could be over the bound (a character is at most 3 bytes).
+          const lines = smallLines(event, members);
+          if (lines.text.length * 3 > maxBytes && Buffer.byteLength(lines.text) > maxBytes) throw tooLarge(Buffer.byteLength(lines.text), lines.count, maxBytes);
+          return lines;
         },
       };
     },
   };
+}
+
+/** The lines of a long member list: sized first (OUTPUT_TOO_LARGE over `maxBytes`), then built in slices. */
+async function plannedLines(event: ExitEvent, members: readonly Member[], maxBytes: number): Promise<Lines> {
+  // A long list: other requests get a turn between the check and the plan (a few ms each).
+  if (members.length > YIELD_MEMBERS) await setImmediate();
+  const plan = planLines(event, members, maxBytes);
+  if (plan.bytes > maxBytes) throw tooLarge(plan.bytes, plan.count, maxBytes, plan.estimated);
+  return plan.build();
+}
+
+function tooLarge(bytes: number, count: number, maxBytes: number, estimated?: boolean): AppError {
+  return new AppError('OUTPUT_TOO_LARGE', `${estimated ? 'at least ' : ''}${bytes} bytes of lines (${count} members), over the bound of ${maxBytes} for this callback`);
 }

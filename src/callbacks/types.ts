@@ -34,10 +34,11 @@ export interface CallbackModule {
   bodyBytes: number;
   /**
    * Check the body once per request and build its lines; throws AppError(INVALID_CALLBACK) naming
-   * the field, or OUTPUT_TOO_LARGE when the lines would take more than `maxBytes`. Large member
-   * lists are formatted in slices, yielding to the event loop between them.
+   * the field, or OUTPUT_TOO_LARGE when the lines would take more than `maxBytes`. A small member
+   * list's lines come back at once; a large one's are formatted in slices, yielding to the event
+   * loop between them (a promise).
    */
-  toLines(body: unknown, facts: RequestFacts, maxBytes?: number): Promise<Lines>;
+  toLines(body: unknown, facts: RequestFacts, maxBytes?: number): Lines | Promise<Lines>;
 }
 
 /** One entry of the table: the command, its default limits, and how to build it from the config's limits. */

@@ -9,6 +9,11 @@ export type Metrics = ReturnType<typeof createMetrics>;
 export function createMetrics() {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry });
+  // The request path's success counts as plain numbers, folded into their counters when the
+  // registry is read (prom-client's `collect`): an `inc()` hashes its labels into a string on every
+  // call, twice per callback (issue #24). Errors are rare and counted directly.
+  const okSince = new Map<string, number>();
+  let linesSince = 0;
   const m = {
     registry,
     callbacks: new client.Counter({
@@ -16,8 +21,25 @@ export function createMetrics() {
       help: 'Callback requests answered, by command (handled or "other") and result ("ok" or an error code)',
       labelNames: ['command', 'result'] as const,
       registers: [registry],
+      collect() {
+        for (const [command, n] of okSince) if (n) this.inc({ command, result: 'ok' }, n);
+        okSince.clear();
+      },
     }),
-    lines: new client.Counter({ name: 'member_exit_audit_lines_written_total', help: 'Audit lines acknowledged', registers: [registry] }),
+    lines: new client.Counter({
+      name: 'member_exit_audit_lines_written_total',
+      help: 'Audit lines acknowledged',
+      registers: [registry],
+      collect() {
+        if (linesSince) this.inc(linesSince);
+        linesSince = 0;
+      },
+    }),
+    /** A callback answered OK (`command`: a handled one, or "other"), having written `lines` lines. */
+    answeredOk(command: string, lines = 0): void {
+      okSince.set(command, (okSince.get(command) ?? 0) + 1);
+      linesSince += lines;
+    },
     bytes: new client.Counter({ name: 'member_exit_audit_bytes_written_total', help: 'Bytes written to the audit file', registers: [registry] }),
     writeSeconds: new client.Histogram({
       name: 'member_exit_audit_write_seconds',

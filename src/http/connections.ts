@@ -82,6 +82,18 @@ export interface Guard {
   stop(): void;
 }
 
+/**
+ * A response is done (sent, or its connection gone): the connection may be idle from now. One
+ * function for every response rather than a closure per request (issue #24: fewer allocations).
+ */
+function answered(this: ServerResponse): void {
+  const socket = this.req.socket;
+  const c = (socket as Tracked)[CONN]!;
+  c.answered++;
+  c.waitSince = Date.now();
+  c.bytesAtWait = socket.bytesRead;
+}
+
 export function guardConnections(server: Server, opts: GuardOptions): Guard {
   const conns = new Map<Socket, Conn>();
   const perSource = new Map<string, number>();
@@ -151,11 +163,7 @@ export function guardConnections(server: Server, opts: GuardOptions): Guard {
     if (!c) return;
     (req as IncomingMessage & { [SEQ]?: number })[SEQ] = ++c.received;
     c.startedAt = 0;
-    res.once('close', () => {
-      c.answered++;
-      c.waitSince = Date.now();
-      c.bytesAtWait = req.socket.bytesRead;
-    });
+    res.on('close', answered);
   });
 
   const sweep = setInterval(() => {

@@ -9,12 +9,9 @@ import { callbackRoute, type CallbackDeps } from './callback.js';
 import type { Guard } from './connections.js';
 import { errorReplies } from './reply.js';
 
-export interface Lifecycle {
-  /** Set on SIGTERM: replies then ask the client to close the connection. */
-  stopping: boolean;
-}
+export type { Lifecycle } from './reply.js';
 
-export function createApp(deps: CallbackDeps & { lifecycle: Lifecycle; guard: Guard }): Koa {
+export function createApp(deps: CallbackDeps & { guard: Guard }): Koa {
   const app = new Koa();
   const path = deps.config.callbackPath;
   const callback = callbackRoute(deps);
@@ -24,13 +21,13 @@ export function createApp(deps: CallbackDeps & { lifecycle: Lifecycle; guard: Gu
   router.all(path, () => {
     throw new AppError('METHOD_NOT_ALLOWED');
   });
-  // Replies, errors, and `Connection: close` while stopping, in one middleware.
-  app.use(errorReplies(deps.log, deps.metrics, new Set(deps.callbacks.keys()), deps.lifecycle, deps.guard));
   // The one hot route skips the router's per-request matching and composing (11% of a callback's
-  // CPU in a profile, docs/performance.md); the router answers everything else.
+  // CPU in a profile, docs/performance.md); the router answers everything else. Replies, errors
+  // and `Connection: close` while stopping are errorReplies', around both, in one middleware.
   const isHot = (url: string) => url.startsWith(path) && (url.length === path.length || url.charCodeAt(path.length) === 63); // '?'
-  app.use((ctx, next) => (ctx.req.method === 'POST' && isHot(ctx.req.url ?? '') ? callback(ctx, next) : next()));
-  app.use(router.routes());
+  const routes = router.routes() as Koa.Middleware;
+  const dispatch: Koa.Middleware = (ctx, next) => (ctx.req.method === 'POST' && isHot(ctx.req.url ?? '') ? callback(ctx, next) : routes(ctx, next));
+  app.use(errorReplies(deps.log, deps.metrics, new Set(deps.callbacks.keys()), deps.lifecycle, deps.guard, dispatch));
   // Koa would print errors to stderr itself; ours are answered and logged in errorReplies.
   app.silent = true;
   return app;

@@ -15,7 +15,7 @@ import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import { parseQuery, type Query } from './query.js';
-import { replyOk, type ReplyState } from './reply.js';
+import { okReply, type Lifecycle, type ReplyState } from './reply.js';
 import { checkSign } from './signature.js';
 import { visible } from '../visible.js';
 import { discardBody } from './discard.js';
@@ -42,8 +42,9 @@ export interface CallbackDeps {
   callbacks: ReadonlyMap<string, CallbackModule>;
   metrics: Metrics;
   log: Logger;
-  /** The listener's connections: an authenticated one is marked so (absent in tests of the route alone). */
-  guard?: Pick<Guard, 'trust'>;
+  /** The listener's connections: an authenticated one is marked so, and the last answer on one says it closes. */
+  guard: Pick<Guard, 'trust' | 'closeAfter' | 'closesWith'>;
+  lifecycle: Lifecycle;
 }
 
 /** One value of a query parameter; a repeated one is ambiguous and refused. */
@@ -78,9 +79,7 @@ function bodyError(err: { status?: number; type?: string; message?: string }): A
 export function callbackRoute(deps: CallbackDeps): Middleware {
   const { config, writer, callbacks, metrics, log } = deps;
   const { clientIpBytes, wordBytes, outputPerBodyByte } = config.limits;
-  // Label lookups hash the labels on every inc(): bind the success counters once.
-  const okByCommand = new Map([...callbacks.keys()].map((c) => [c, metrics.callbacks.labels(c, 'ok')]));
-  const otherOk = metrics.callbacks.labels('other', 'ok');
+  const replyOk = okReply(deps.lifecycle, deps.guard);
 
   /** A free-text parameter (ClientIP, OptPlatform), or null; no longer than its limit in bytes of UTF-8. */
   const bounded = (q: Query, name: string, max: number): string | null => {
@@ -113,7 +112,7 @@ export function callbackRoute(deps: CallbackDeps): Middleware {
       checkSign(appTokens, single(q, 'Sign'), single(q, 'RequestTime'), state.receivedAt, config.maxSkewSeconds);
     }
     // Its connection is the app's IM backend's: reclaimed only after the others (connections.ts).
-    deps.guard?.trust(ctx.req);
+    deps.guard.trust(ctx.req);
     const command = single(q, 'CallbackCommand');
     if (!command) throw new AppError('MISSING_COMMAND');
     state.command = command;
@@ -142,7 +141,7 @@ export function callbackRoute(deps: CallbackDeps): Middleware {
   const notAudited = async (ctx: Context) => {
     const state = ctx.state as Required<CallbackState>;
     await discardBody(ctx.req, config.limits.otherBodyBytes);
-    otherOk.inc();
+    metrics.answeredOk('other');
     log.debug({ stage: 'processing', command: visible(state.command), sdkAppId: state.sdkAppId }, 'callback not audited');
     replyOk(ctx);
   };
@@ -167,10 +166,10 @@ export function callbackRoute(deps: CallbackDeps): Middleware {
     }
     // Every line repeats the shared fields: bound what this body may ask to be written (docs/security.md).
     const maxBytes = Math.min(writer.maxBytes, OUTPUT_FLOOR + outputPerBodyByte * Buffer.byteLength(raw));
-    const lines = await module.toLines(body, state as RequestFacts, maxBytes);
+    const made = module.toLines(body, state as RequestFacts, maxBytes);
+    const lines = made instanceof Promise ? await made : made;
     await writer.append(lines.text, state.receivedAt, lines.ids);
-    metrics.lines.inc(lines.count);
-    okByCommand.get(module.command)!.inc();
+    metrics.answeredOk(module.command, lines.count);
     replyOk(ctx);
     metrics.answerSeconds.observe((Date.now() - state.receivedAt) / 1000);
   };

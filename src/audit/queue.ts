@@ -11,7 +11,8 @@
  * if none came, having added nothing.
  */
 import { AppError, type ErrorName } from '../errors.js';
-import { flat, RecentIds } from './recent-ids.js';
+import { IdTable } from './id-table.js';
+import { RecentIds } from './recent-ids.js';
 import type { PendingSeal } from './sealer.js';
 
 /** The lines of one callback (or what is left of them after duplicates were dropped). */
@@ -21,7 +22,7 @@ export interface Entry {
   /** Callers answered when this entry is on disk (its own, and any resend that waits for it). */
   waiters: Waiter[];
   written: boolean;
-  /** The ids of the callback's lines (flat copies), while they are queued: `pending` finds this entry by them until it is written. */
+  /** The ids of the callback's lines, while they are queued: `pending` finds this entry by them until it is written. */
   ids?: readonly string[];
   /** Where `pending` keeps this entry while its ids are queued. */
   slot?: number;
@@ -94,11 +95,10 @@ export class WriteQueue {
    * Ids queued and not yet on disk, each to the slot of the entry that carries it: a resend of one
    * waits for that entry. Issue #24: V8 promotes to old space whatever a long-lived Map or Set
    * holds at a scavenge, however short its life (measured: 0.7 MB a scavenge where an array
-   * holding the same objects promoted nothing). So no long-lived Map or Set here holds anything of
-   * a request: this one maps ids (kept for minutes anyway) to small integers, and the entries sit
-   * in a plain array of slots.
+   * holding the same objects promoted nothing). So nothing long-lived here holds anything of a
+   * request in a Map or Set: the ids are keys in typed arrays, the entries sit in an array of slots.
    */
-  private readonly pending = new Map<string, number>();
+  private readonly pending = new IdTable();
   private readonly slots: (Entry | undefined)[] = [];
   private readonly freeSlots: number[] = [];
 
@@ -162,27 +162,26 @@ export class WriteQueue {
   }
 
   /**
-   * `data` without lines already taken in, and the ids of those left (flat copies, kept for
-   * minutes once written); the waiter waits for the earlier copies still queued.
+   * `data` without lines already taken in, and the ids of those left; the waiter waits for the
+   * earlier copies still queued.
    */
   private dropSeen(data: string | Buffer, ids: readonly string[], w: Waiter): { text: string | Buffer; fresh: readonly string[] } {
     let drop: boolean[] | null = null;
     const earlier = new Set<Entry>();
-    const flatIds = new Array<string>(ids.length);
     for (let i = 0; i < ids.length; i++) {
-      const id = (flatIds[i] = flat(ids[i]!));
+      const id = ids[i]!;
       const slot = this.pending.get(id);
       if (slot === undefined && !this.recent!.has(id)) continue;
       (drop ??= new Array<boolean>(ids.length).fill(false))[i] = true;
       if (slot !== undefined) earlier.add(this.slots[slot]!);
     }
-    if (drop === null) return { text: data, fresh: flatIds };
+    if (drop === null) return { text: data, fresh: ids };
     for (const e of earlier) {
       e.waiters.push(w);
       w.remaining++;
     }
     this.opts.onLines?.('duplicate', drop.filter(Boolean).length);
-    return { text: dropLines(data, drop), fresh: flatIds.filter((_, i) => !drop[i]) };
+    return { text: dropLines(data, drop), fresh: ids.filter((_, i) => !drop[i]) };
   }
 
   /** `bytes` of held lines reached the disk: make room. */

@@ -3,10 +3,11 @@
  * first delivery timed out while the disk was slow) is not written twice: a resend carries the
  * same EventTime and so the same ids (docs/audit-line.md). Bounded twice over: two generations,
  * each at most half of `maxIds` ids and half of `windowMs` old; the older is dropped whole. Only
- * ids whose lines are on disk are here, and nothing else: ids still queued are the queue's
- * (queue.ts), so this set, which lives for minutes in old space, never points at a young object.
+ * ids whose lines are on disk are here; ids still queued are the queue's (queue.ts). The ids are
+ * kept as 128-bit keys in typed arrays (id-table.ts), not as strings.
  */
 import fs from 'node:fs';
+import { IdTable } from './id-table.js';
 
 /** Bytes read backwards per step when rebuilding the set from the file's tail at start. */
 const CHUNK = 256 * 1024;
@@ -18,8 +19,8 @@ const ID = /"id":"([0-9a-f]{32})"/;
 const RECEIVED = /"receivedAt":"([^"]{24})"/;
 
 export class RecentIds {
-  private current = new Set<string>();
-  private older = new Set<string>();
+  private current = new IdTable();
+  private older = new IdTable();
   private since: number;
 
   constructor(
@@ -45,29 +46,16 @@ export class RecentIds {
     const half = this.maxIds / 2;
     for (const id of ids) {
       if (this.current.size >= half) this.turn(now);
-      this.current.add(flat(id));
+      this.current.set(id);
     }
   }
 
   /** The current generation becomes the older one; the older is dropped whole. */
   private turn(now: number): void {
     this.older = this.current;
-    this.current = new Set();
+    this.current = new IdTable();
     this.since = now;
   }
-}
-
-/**
- * A flat copy of an id, to be kept for minutes. The ids are 32-character slices of a 64-character
- * hex digest (line.ts), and a V8 slice keeps its whole parent alive: 112 bytes an id where a flat
- * copy takes 48, 6.4 MB of old space at the 100,000 ids of the default (issue #24, measured with a
- * heap snapshot under load). toLowerCase copies a slice (42 ns); the ids are lowercase hex, and
- * one that is not is kept as it came, so the key is always the id itself. If V8 ever returns the
- * slice itself, only memory is lost.
- */
-export function flat(id: string): string {
-  const copy = id.toLowerCase();
-  return copy === id ? copy : id;
 }
 
 /**

@@ -365,17 +365,19 @@ t.test('dedup: a resend (same ids) is not written again; one that comes while th
   const dups: number[] = [];
   const opts = options(t, { dedupWindowMs: 60000, dedupMaxIds: 1000, onLines: (k, n) => k === 'duplicate' && dups.push(n) });
   const w = started(t, mod.AuditWriter, opts);
-  await w.append('{"id":"a"}\n{"id":"b"}\n', Date.now(), ['a', 'b']);
-  await w.append('{"id":"a"}\n{"id":"b"}\n', Date.now(), ['a', 'b']);
+  // Ids as the service makes them: 32 lowercase hex characters (any other is never matched).
+  const [A, B, C, D] = ['a', 'b', 'c', 'd'].map((c) => c.repeat(32));
+  await w.append('{"id":"a"}\n{"id":"b"}\n', Date.now(), [A, B]);
+  await w.append('{"id":"a"}\n{"id":"b"}\n', Date.now(), [A, B]);
   t.equal(read(opts.path), '{"id":"a"}\n{"id":"b"}\n', 'a resend of lines on disk: nothing written');
-  await w.append('{"id":"b"}\n{"id":"c"}\n', Date.now(), ['b', 'c']);
+  await w.append('{"id":"b"}\n{"id":"c"}\n', Date.now(), [B, C]);
   t.equal(read(opts.path), '{"id":"a"}\n{"id":"b"}\n{"id":"c"}\n', 'only the new line of a partly new callback');
   setStall(true);
   let firstDone = false;
-  const first = w.append('{"id":"d"}\n', Date.now(), ['d']).then(() => (firstDone = true));
+  const first = w.append('{"id":"d"}\n', Date.now(), [D]).then(() => (firstDone = true));
   await new Promise((r) => setImmediate(r));
   let resendDone = false;
-  const resend = w.append('{"id":"d"}\n', Date.now(), ['d']).then(() => (resendDone = true));
+  const resend = w.append('{"id":"d"}\n', Date.now(), [D]).then(() => (resendDone = true));
   await sleep(30);
   t.notOk(resendDone, 'the resend is not acknowledged before the first copy is on disk');
   setStall(false);

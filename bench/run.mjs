@@ -186,7 +186,9 @@ async function once(kind, durability, connections, members, duration = DURATION)
   try {
     const server = await startServer(kind, durability, dir);
     await sleep(200);
+    const cpuBefore = cpuMsOf(server.child.pid);
     const load = await runLoad(server.port, connections, members, duration, dir);
+    const cpuMs = cpuMsOf(server.child.pid) - cpuBefore;
     const peak = peakRssMb(server.child.pid);
     let perSync = null;
     const ours = kind === 'service' || kind === 'compare';
@@ -210,6 +212,9 @@ async function once(kind, durability, connections, members, duration = DURATION)
       p999: load.p999,
       non2xx: load.non2xx + load.errors + load.timeouts,
       peakRssMb: peak,
+      // The server's CPU time (all its threads, user + system) per acknowledged callback: how
+      // much work one costs, which the shared machine's swings in speed disturb less than req/s.
+      cpuUsPerCallback: load.total2xx ? Math.round((cpuMs * 1000) / load.total2xx) : null,
       callbacksPerSync: perSync,
       lines: checked.lines,
     };
@@ -683,8 +688,10 @@ async function peers() {
     process.stderr.write(`peers round ${i + 1}: service ${Math.round(round.service.reqPerSec)}, bare ${Math.round(round.baseline.reqPerSec)}, koa ${Math.round(round.koa.reqPerSec)}${round.nginx ? `, nginx ${Math.round(round.nginx.reqPerSec)}` : ''} req/s (load ${round.load})\n`);
   }
   const of = (kind, k) => (runs[0][kind] ? +median(runs.map((r) => r[kind][k])).toFixed(1) : null);
-  const row = (kind) => (runs[0][kind] ? { reqPerSec: Math.round(of(kind, 'reqPerSec')), p50: of(kind, 'p50'), p99: of(kind, 'p99'), peakRssMb: of(kind, 'peakRssMb') } : null);
+  const row = (kind) => (runs[0][kind] ? { reqPerSec: Math.round(of(kind, 'reqPerSec')), p50: of(kind, 'p50'), p99: of(kind, 'p99'), peakRssMb: of(kind, 'peakRssMb'), cpuUsPerCallback: of(kind, 'cpuUsPerCallback') } : null);
   const ratio = (a, b) => +median(runs.map((r) => r[a].reqPerSec / r[b].reqPerSec)).toFixed(2);
+  // The same comparison in CPU time per callback (b's over a's: above 1, a costs less).
+  const cpuRatio = (a, b) => +median(runs.map((r) => r[b].cpuUsPerCallback / r[a].cpuUsPerCallback)).toFixed(2);
   return {
     rounds,
     loadAvg: runs.map((r) => r.load),
@@ -695,7 +702,10 @@ async function peers() {
     peakRssMbAt256: { service: of('service256', 'peakRssMb'), baseline: of('baseline256', 'peakRssMb'), koa: of('koa256', 'peakRssMb') },
     serviceOverBaseline: ratio('service', 'baseline'),
     serviceOverKoa: ratio('service', 'koa'),
+    cpuServiceOverBaseline: cpuRatio('service', 'baseline'),
+    cpuServiceOverKoa: cpuRatio('service', 'koa'),
     roundsReqPerSec: runs.map((r) => ({ service: Math.round(r.service.reqPerSec), baseline: Math.round(r.baseline.reqPerSec), koa: Math.round(r.koa.reqPerSec), nginx: r.nginx ? Math.round(r.nginx.reqPerSec) : null })),
+    roundsCpuUsPerCallback: runs.map((r) => ({ service: r.service.cpuUsPerCallback, baseline: r.baseline.cpuUsPerCallback, koa: r.koa.cpuUsPerCallback })),
   };
 }
 
@@ -796,13 +806,14 @@ if (hold?.skipped) console.log(`\nholding: skipped (${hold.skipped})`);
 else if (hold) console.log(`\nholding: the disk full for ${hold.seconds} s at ${hold.rate} callbacks/s (2 s client timeout): up to ${hold.heldSocketsMax} sockets and ${hold.waitingMax} callbacks held, ${hold.queueMBMax} MB queued, RSS ${hold.rssMbBefore} -> ${hold.rssMbMax} MB; the backlog on disk ${hold.backlogDrainMs} ms after the disk was back; ${hold.timeouts} client timeouts`);
 if (peerRows) {
   const p = peerRows;
-  const line = (name, r, promise) => (r ? `  ${name.padEnd(34)} ${String(r.reqPerSec).padStart(7)} req/s  p99 ${String(r.p99).padStart(5)} ms  peak RSS ${String(r.peakRssMb).padStart(6)} MB  ${promise}` : `  ${name}: not installed`);
+  const line = (name, r, promise) => (r ? `  ${name.padEnd(34)} ${String(r.reqPerSec).padStart(7)} req/s  p99 ${String(r.p99).padStart(5)} ms  peak RSS ${String(r.peakRssMb).padStart(6)} MB  ${r.cpuUsPerCallback ? `${String(r.cpuUsPerCallback).padStart(4)} us CPU a callback  ` : ''}${promise}` : `  ${name}: not installed`);
   console.log(`\npeers at 64 connections, 1 member, ${p.rounds} interleaved rounds (load ${p.loadAvg.join(', ')}):`);
   console.log(line('member-exit-audit (fsync)', p.service, 'on disk when it answers'));
   console.log(line('bare node:http, same job (fsync)', p.baseline, 'on disk when it answers'));
   console.log(line('minimal Koa, same job (fsync)', p.koa, 'on disk when it answers'));
   console.log(line('nginx, body logged, 1 worker', p.nginx, 'nothing: logs after answering, never syncs'));
-  console.log(`  service / bare ${p.serviceOverBaseline}; service / minimal Koa ${p.serviceOverKoa} (paired per round, median)`);
+  console.log(`  service / bare ${p.serviceOverBaseline}; service / minimal Koa ${p.serviceOverKoa} (req/s, paired per round, median)`);
+  console.log(`  in CPU time a callback: bare / service ${p.cpuServiceOverBaseline}; minimal Koa / service ${p.cpuServiceOverKoa} (above 1: the service costs less)`);
   console.log(`  peak RSS at 256 connections (fsync): service ${p.peakRssMbAt256.service} MB, bare ${p.peakRssMbAt256.baseline} MB, minimal Koa ${p.peakRssMbAt256.koa} MB`);
 }
 if (holding4096) console.log(`\nheld connections: ${holding4096.holders.tried} opened by others (${holding4096.holders.stillOpen} still open when the load began); legitimate p99 ${holding4096.quiet.p99} ms alone, ${holding4096.held.p99} ms beside them (${holding4096.quiet.reqPerSec} / ${holding4096.held.reqPerSec} req/s, ${holding4096.held.non2xx} not 2xx); closed by the listener ${JSON.stringify(holding4096.closed)}`);

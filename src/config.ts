@@ -119,7 +119,7 @@ const ConfigSchema = Type.Object(
          * never matched (docs/audit-line.md).
          */
         dedupWindowMs: Type.Integer({ minimum: 0, maximum: 24 * 3600 * 1000 }),
-        /** At most this many ids are remembered for `dedupWindowMs` (about 100 bytes of memory each): at a high rate the window is shorter. */
+        /** At most this many ids are remembered for `dedupWindowMs` (about 50 bytes of memory each): at a high rate the window is shorter. */
         dedupMaxIds: Type.Integer({ minimum: 0, maximum: 10000000 }),
         /**
          * The audited commands (Group.CallbackAfterMemberExit, Group.CallbackAfterGroupDestroyed),

@@ -5,7 +5,7 @@
  * no tombstones.
  *
  * Why not a Map or a Set of strings (issue #24): the resend window keeps up to `dedupMaxIds` ids
- * for minutes. As strings in a Set they cost ~80 bytes each, every one was promoted to old space
+ * for minutes. As strings in a Set they cost ~75 bytes each, every one was promoted to old space
  * (V8 promotes what a long-lived Set holds at a scavenge), and a 100,000-member dismissal spent
  * ~150 ms in the window and as much again in GC. Here an id costs 16 to 32 bytes, outside the
  * JavaScript heap, and adding one allocates nothing.

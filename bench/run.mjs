@@ -4,7 +4,7 @@
 //
 // Env: DURATION (s per run, default 5), RUNS (repeats, median taken, default 3), SOAK (s of the
 // soak at SOAK_RATE callbacks/s, default 60 and 2,000; 1200 for the 20-minute soak; 0 skips), ONLY (a substring of a row's name, or
-// `peers`, `dismissal`, `hostile`, `hold`, `holders` or `soak`), PEER_ROUNDS (rounds of the peers row, default 3), HOLD_S and HOLD_RATE (the hold row: seconds of full disk, callbacks a second), SERVICE_NODE_FLAGS (V8 flags for the service in place of the unit's, which every Node server gets), SERVICE_CONFIG (a
+// `peers`, `heap`, `dismissal`, `hostile`, `hold`, `holders` or `soak`), PEER_ROUNDS (rounds of the peers row, default 3), HEAP_ROUNDS (of the heap row, default 3), HOLD_S and HOLD_RATE (the hold row: seconds of full disk, callbacks a second), SERVICE_NODE_FLAGS (V8 flags for the service in place of the unit's, which every Node server gets), SERVICE_CONFIG (a
 // config file for the service only), COMPARE_CONFIG (a second config: each row also runs the
 // service with it, alternating, and reports its req/s and service/compare), DISMISSALS (100,000-member dismissals in the dismissal row, default 3).
 import { execFileSync, spawn } from 'node:child_process';
@@ -61,13 +61,16 @@ function startServer(kind, durability, dir, extraArgs = kind === 'service' || ki
     cwd: dir,
   });
   const lines = [];
-  const server = { child, file, lines, started, port: 0, adminPort: 0 };
+  // V8's --trace-gc-nvp lines, when the heap row asked for them: one per scavenge.
+  const scavenges = [];
+  const server = { child, file, lines, scavenges, started, port: 0, adminPort: 0 };
   return new Promise((resolve, reject) => {
     createInterface({ input: child.stdout }).on('line', (line) => {
       let rec;
       try {
         rec = JSON.parse(line);
       } catch {
+        if (line.includes(' gc=s ')) scavenges.push(line);
         return;
       }
       lines.push(rec);
@@ -279,11 +282,34 @@ function hostDelta(a, b) {
  * seconds with what the service was doing in them (and the machine: the service's CPU time, the
  * host's busy, iowait and steal shares, the load average): where the time went when it stalls.
  */
+/**
+ * The machine's speed, once a second: a fixed piece of arithmetic (~2 ms on this machine when it
+ * runs at full speed) timed in CPU time, in a process on the server's core. This machine is a
+ * shared virtual one whose CPU time for the same work swings by 2x and more while it reports no
+ * steal: a slow second of the soak can then be told from a slow machine (issue #24's stall).
+ */
+const SPEED_PROBE = `const work = () => { let x = 0; for (let i = 0; i < 4e6; i++) x = (x * 31 + i) | 0; return x; };
+let sink = 0; for (let i = 0; i < 50; i++) sink ^= work(); // optimized before it is timed
+const t0 = Date.now();
+setInterval(() => { const c = process.cpuUsage(); sink ^= work(); const d = process.cpuUsage(c); console.log(JSON.stringify({ second: Math.floor((Date.now() - t0) / 1000), us: d.user + d.system, sink: sink & 1 })); }, 1000);`;
+
+function speedProbe() {
+  const [cmd, args] = pinned(0, ['-e', SPEED_PROBE]);
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const us = [];
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    const r = JSON.parse(line);
+    us[r.second] = r.us;
+  });
+  return { us, stop: () => new Promise((resolve) => (child.once('exit', resolve), child.kill('SIGTERM'))) };
+}
+
 async function soak() {
   const rate = Number(process.env.SOAK_RATE ?? 2000);
   const dir = mkdtempSync(join(tmpdir(), 'mea-bench-soak-'));
   try {
     const server = await startServer('service', 'fsync', dir);
+    const probe = speedProbe();
     const samples = [];
     let prev = null;
     const read = async () => {
@@ -311,6 +337,7 @@ async function soak() {
     const load = await runLoad(server.port, 64, 1, SOAK, dir, 's', { RATE: String(rate), SECONDS_FILE: secondsFile });
     sampling = false;
     await sampler;
+    await probe.stop();
     await stopServer(server);
     checkOutput(server.file, load.acked, 1, 64);
     const seconds = JSON.parse(readFileSync(secondsFile, 'utf8'));
@@ -320,7 +347,8 @@ async function soak() {
     const xm = (n - 1) / 2;
     const ym = half.reduce((a, b) => a + b, 0) / n;
     const slope = half.reduce((a, y, x) => a + (x - xm) * (y - ym), 0) / half.reduce((a, _, x) => a + (x - xm) ** 2, 0);
-    const worst = [...seconds].sort((a, b) => (b.max ?? 0) - (a.max ?? 0)).slice(0, 5).map((w) => ({ ...w, service: samples[w.second] ?? null }));
+    const worst = [...seconds].sort((a, b) => (b.max ?? 0) - (a.max ?? 0)).slice(0, 5).map((w) => ({ ...w, service: samples[w.second] ?? null, probeUs: probe.us[w.second] ?? null }));
+    const speed = probe.us.filter((x) => x !== undefined).sort((a, b) => a - b);
     return {
       seconds: SOAK,
       rate,
@@ -333,6 +361,8 @@ async function soak() {
       rssMbLast: +rss.at(-1).toFixed(1),
       secondHalfSlopeMbPerMin: +(slope * 60).toFixed(2),
       secondsOver100ms: seconds.filter((x) => x.max > 100).length,
+      // The probe's CPU time for its fixed work: fastest, median, 99th percentile, slowest second.
+      probeUs: speed.length ? { min: speed[0], median: speed[Math.floor(speed.length / 2)], p99: speed[Math.floor(speed.length * 0.99)], max: speed.at(-1) } : null,
       worst,
     };
   } finally {
@@ -669,6 +699,44 @@ async function nginxPeer(connections, duration) {
   }
 }
 
+/** A number from a --trace-gc-nvp line (`name=value`). */
+const nvp = (line, name) => Number(new RegExp(` ${name}=([0-9.]+)`).exec(line)?.[1] ?? NaN);
+
+/**
+ * What a callback costs the heap (issue #24), for the service and its two Node peers at 64
+ * connections, fsync, 1 member: V8's own account of every scavenge during the load
+ * (--trace-gc-nvp): bytes allocated and bytes promoted to old space per acknowledged callback,
+ * and the scavenges' median pause. Unlike req/s, these hardly move with the shared machine's
+ * speed. In HEAP_ROUNDS (3) rounds; medians.
+ */
+async function heap() {
+  const rounds = Number(process.env.HEAP_ROUNDS ?? 3);
+  const runs = { service: [], baseline: [], koa: [] };
+  for (let i = 0; i < rounds; i++) {
+    for (const kind of Object.keys(runs)) {
+      const dir = mkdtempSync(join(tmpdir(), `mea-bench-heap-${kind}-`));
+      try {
+        const server = await startServer(kind, 'fsync', dir, [...(kind === 'service' ? SERVICE_FLAGS : UNIT_FLAGS), '--trace-gc-nvp']);
+        await sleep(200);
+        const from = server.scavenges.length;
+        const load = await runLoad(server.port, 64, 1, DURATION, dir);
+        const during = server.scavenges.slice(from);
+        await stopServer(server);
+        const sum = (name) => during.reduce((n, l) => n + nvp(l, name), 0);
+        runs[kind].push({
+          allocatedBytesPerCallback: Math.round(sum('allocated') / load.total2xx),
+          promotedBytesPerCallback: Math.round(sum('promoted') / load.total2xx),
+          scavengePauseMs: median(during.map((l) => nvp(l, 'pause'))),
+          scavengesPer1000: +((1000 * during.length) / load.total2xx).toFixed(2),
+        });
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+  }
+  return { rounds, ...Object.fromEntries(Object.entries(runs).map(([kind, r]) => [kind, medianOf(r)])) };
+}
+
 /**
  * The peers side by side (issue #24), at 64 connections, fsync, 1 member, in PEER_ROUNDS (3)
  * interleaved rounds: the service, the bare baseline, a minimal Koa app doing the same job, and
@@ -687,7 +755,7 @@ async function peers() {
     runs.push(round);
     process.stderr.write(`peers round ${i + 1}: service ${Math.round(round.service.reqPerSec)}, bare ${Math.round(round.baseline.reqPerSec)}, koa ${Math.round(round.koa.reqPerSec)}${round.nginx ? `, nginx ${Math.round(round.nginx.reqPerSec)}` : ''} req/s (load ${round.load})\n`);
   }
-  const of = (kind, k) => (runs[0][kind] ? +median(runs.map((r) => r[kind][k])).toFixed(1) : null);
+  const of = (kind, k) => (runs[0][kind]?.[k] != null ? +median(runs.map((r) => r[kind][k])).toFixed(1) : null);
   const row = (kind) => (runs[0][kind] ? { reqPerSec: Math.round(of(kind, 'reqPerSec')), p50: of(kind, 'p50'), p99: of(kind, 'p99'), peakRssMb: of(kind, 'peakRssMb'), cpuUsPerCallback: of(kind, 'cpuUsPerCallback') } : null);
   const ratio = (a, b) => +median(runs.map((r) => r[a].reqPerSec / r[b].reqPerSec)).toFixed(2);
   // The same comparison in CPU time per callback (b's over a's: above 1, a costs less).
@@ -739,6 +807,7 @@ for (const row of rows) {
 const dismissals = !ONLY || 'dismissal'.includes(ONLY) ? await dismissal() : null;
 const attack = !ONLY || 'hostile'.includes(ONLY) ? await hostile() : null;
 const peerRows = !ONLY || ONLY === 'peers' ? await peers() : null;
+const heapRows = !ONLY || ONLY === 'heap' ? await heap() : null;
 const hold = !ONLY || ONLY === 'hold' ? await holding() : null;
 const holding4096 = !ONLY || ONLY === 'holders' ? await holders() : null;
 if (attack) process.stderr.write(`hostile: ${JSON.stringify(attack)}\n`);
@@ -790,7 +859,7 @@ if (process.env.COMPARE_CONFIG) {
   const rows = results.map(({ durability, connections, members, service, compare, compareRatio, serviceRuns, compareRuns }) => ({ durability, connections, members, serviceReqPerSec: Math.round(service.reqPerSec), serviceP99: service.p99, compareReqPerSec: Math.round(compare.reqPerSec), compareP99: compare.p99, compareRatio, serviceRuns, compareRuns }));
   (await import('node:fs')).writeFileSync(new URL('./compare-results.json', import.meta.url), JSON.stringify({ date: new Date().toISOString(), durationS: DURATION, runs: RUNS, serviceConfig: read(process.env.SERVICE_CONFIG), compareConfig: read(process.env.COMPARE_CONFIG), rows }, null, 2) + '\n');
 }
-const out = { date: new Date().toISOString(), machine, serviceNodeFlags: SERVICE_FLAGS.join(" "), durationS: DURATION, runs: RUNS, results, peers: peerRows, dismissals, hostile: attack, hold, holders: holding4096, startup, memory, targets };
+const out = { date: new Date().toISOString(), machine, serviceNodeFlags: SERVICE_FLAGS.join(" "), durationS: DURATION, runs: RUNS, results, peers: peerRows, heap: heapRows, dismissals, hostile: attack, hold, holders: holding4096, startup, memory, targets };
 if (!ONLY) (await import('node:fs')).writeFileSync(new URL('./results.json', import.meta.url), JSON.stringify(out, null, 2) + '\n');
 console.log(`\nmember-exit-audit benchmark: ${machine}; ${DURATION} s per run, median of ${RUNS} runs; service flags: ${SERVICE_FLAGS.join(" ") || "none"}\n`);
 console.log(table);
@@ -816,11 +885,19 @@ if (peerRows) {
   console.log(`  in CPU time a callback: bare / service ${p.cpuServiceOverBaseline}; minimal Koa / service ${p.cpuServiceOverKoa} (above 1: the service costs less)`);
   console.log(`  peak RSS at 256 connections (fsync): service ${p.peakRssMbAt256.service} MB, bare ${p.peakRssMbAt256.baseline} MB, minimal Koa ${p.peakRssMbAt256.koa} MB`);
 }
+if (heapRows) {
+  console.log(`\nheap at 64 connections, 1 member, fsync (--trace-gc-nvp, medians of ${heapRows.rounds} rounds):`);
+  for (const [name, kind] of [['member-exit-audit', 'service'], ['bare node:http', 'baseline'], ['minimal Koa', 'koa']]) {
+    const h = heapRows[kind];
+    console.log(`  ${name.padEnd(20)} ${String(h.allocatedBytesPerCallback).padStart(6)} bytes allocated a callback, ${String(h.promotedBytesPerCallback).padStart(4)} promoted; ${h.scavengesPer1000} scavenges a 1,000 callbacks, median pause ${h.scavengePauseMs} ms`);
+  }
+}
 if (holding4096) console.log(`\nheld connections: ${holding4096.holders.tried} opened by others (${holding4096.holders.stillOpen} still open when the load began); legitimate p99 ${holding4096.quiet.p99} ms alone, ${holding4096.held.p99} ms beside them (${holding4096.quiet.reqPerSec} / ${holding4096.held.reqPerSec} req/s, ${holding4096.held.non2xx} not 2xx); closed by the listener ${JSON.stringify(holding4096.closed)}`);
 if (startup) console.log(`\nstart to first accepted callback: median ${Math.round(startup.medianMs)} ms (${startup.runsMs.join(', ')})`);
 if (memory) {
   console.log(`soak: ${memory.seconds} s at ${memory.rate} callbacks/s on 64 connections (fsync): p99 ${memory.p99} ms, max ${memory.max} ms, ${memory.non2xx} not 2xx of ${memory.requests}; RSS ${memory.rssMbFirst} -> max ${memory.rssMbMax} -> ${memory.rssMbLast} MB, second-half slope ${memory.secondHalfSlopeMbPerMin} MB/min; ${memory.secondsOver100ms} seconds with an answer over 100 ms`);
-  for (const w of memory.worst) console.log(`  second ${w.second}: max ${w.max} ms, p99 ${w.p99} ms, ${w.answers} answers, ${w.non2xx} not 2xx; load generator: event-loop delay max ${w.loadLagMaxMs} ms, GC ${w.loadGcMs} ms; service: slowest write <= ${w.service?.writeMaxMs} ms, slowest fdatasync <= ${w.service?.fsyncMaxMs} ms, slowest request to answer inside it <= ${w.service?.answerMaxMs} ms, event-loop delay max ${w.service?.lagMaxMs} ms, GC ${w.service?.gcMs} ms, CPU ${w.service?.serviceCpuMs} ms; machine: busy ${w.service?.hostBusyPct}%, iowait ${w.service?.iowaitPct}%, steal ${w.service?.stealPct}%, load ${w.service?.load1}`);
+  if (memory.probeUs) console.log(`  the machine's speed (CPU time of a fixed piece of work on the server's core, once a second): ${memory.probeUs.min} us at fastest, median ${memory.probeUs.median}, p99 ${memory.probeUs.p99}, slowest ${memory.probeUs.max}`);
+  for (const w of memory.worst) console.log(`  second ${w.second}: probe ${w.probeUs ?? '-'} us; max ${w.max} ms, p99 ${w.p99} ms, ${w.answers} answers, ${w.non2xx} not 2xx; load generator: event-loop delay max ${w.loadLagMaxMs} ms, GC ${w.loadGcMs} ms; service: slowest write <= ${w.service?.writeMaxMs} ms, slowest fdatasync <= ${w.service?.fsyncMaxMs} ms, slowest request to answer inside it <= ${w.service?.answerMaxMs} ms, event-loop delay max ${w.service?.lagMaxMs} ms, GC ${w.service?.gcMs} ms, CPU ${w.service?.serviceCpuMs} ms; machine: busy ${w.service?.hostBusyPct}%, iowait ${w.service?.iowaitPct}%, steal ${w.service?.stealPct}%, load ${w.service?.load1}`);
 }
 console.log('\ntargets:');
 for (const tgt of targets) console.log(`  ${tgt.ok ? 'met ' : 'MISS'}  ${tgt.what}: ${tgt.value}`);

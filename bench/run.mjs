@@ -816,9 +816,9 @@ const startup = ONLY ? null : await startupMs();
 const memory = (ONLY && ONLY !== 'soak') || !SOAK ? null : await soak();
 
 const f = (x, d = 0) => (x === null || x === undefined || Number.isNaN(x) ? '-' : x.toFixed(d));
-const header = '| durability | conns | members | service req/s | lines/s | p50 ms | p99 ms | p99.9 ms | non-2xx | peak RSS MB | callbacks/fsync | baseline req/s | baseline p99 ms | service/baseline |';
+const header = '| durability | conns | members | service req/s | lines/s | p50 ms | p99 ms | p99.9 ms | non-2xx | peak RSS MB | CPU us a callback | callbacks/fsync | baseline req/s | baseline p99 ms | baseline CPU us | service/baseline |';
 const table = [header, header.replace(/[^|]/g, '-').replace(/-+/g, '---')]
-  .concat(results.map((r) => `| ${r.durability} | ${r.connections} | ${r.members} | ${f(r.service.reqPerSec)} | ${f(r.service.linesPerSec)} | ${f(r.service.p50, 1)} | ${f(r.service.p99, 1)} | ${f(r.service.p999, 1)} | ${f(r.service.non2xx)} | ${f(r.service.peakRssMb, 1)} | ${f(r.service.callbacksPerSync, 1)} | ${f(r.baseline.reqPerSec)} | ${f(r.baseline.p99, 1)} | ${r.ratio.toFixed(2)} |`))
+  .concat(results.map((r) => `| ${r.durability} | ${r.connections} | ${r.members} | ${f(r.service.reqPerSec)} | ${f(r.service.linesPerSec)} | ${f(r.service.p50, 1)} | ${f(r.service.p99, 1)} | ${f(r.service.p999, 1)} | ${f(r.service.non2xx)} | ${f(r.service.peakRssMb, 1)} | ${f(r.service.cpuUsPerCallback)} | ${f(r.service.callbacksPerSync, 1)} | ${f(r.baseline.reqPerSec)} | ${f(r.baseline.p99, 1)} | ${f(r.baseline.cpuUsPerCallback)} | ${r.ratio.toFixed(2)} |`))
   .join('\n');
 
 const find = (d, c, m) => results.find((r) => r.durability === d && r.connections === c && r.members === m);

@@ -3,8 +3,9 @@
 // files and took ~250 ms to import, so the service took ~620 ms from start to its first accepted
 // callback. One file loads in a fraction of that (docs/performance.md). pino stays external: it
 // resolves its worker files at run time. cli.js, query and verify stay unbundled: they load little.
-import { readdirSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { build } from 'esbuild';
+import { assertAscii, LEAN } from './esbuild-lean.mjs';
 
 // The chunks' names carry a hash: the last build's would stay beside this one's (and go into a package).
 for (const f of readdirSync('dist')) if (f.startsWith('bundle-')) rmSync(`dist/${f}`);
@@ -27,4 +28,6 @@ await build({
   // The CommonJS packages inside (Koa and friends) call require() for Node's built-ins.
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
   logLevel: 'warning',
+  ...LEAN,
 });
+for (const f of readdirSync('dist')) if (/^(main|bundle-.*)\.js$/.test(f)) assertAscii(`dist/${f}`, readFileSync(`dist/${f}`, 'utf8'));

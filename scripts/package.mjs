@@ -17,6 +17,7 @@ import { dirname, join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
+import { assertAscii, LEAN } from './esbuild-lean.mjs';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const NAME = 'member-exit-audit';
@@ -68,11 +69,13 @@ try {
     legalComments: 'inline',
     banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
     logLevel: 'warning',
+    ...LEAN,
   });
   // No `#!/usr/bin/env node`: /usr/bin/member-exit-audit names the packaged runtime, and a
   // shebang would ask for the distribution's nodejs.
   for (const out of bundled.outputFiles) {
     const name = out.path.slice(at(`${lib}/dist/`).length);
+    if (name.endsWith('.js')) assertAscii(name, out.text);
     put(`${lib}/dist/${name}`, name === 'cli.js' ? out.text.replace(/^#!.*\n/, '') : out.text);
   }
   put(`${lib}/package.json`, `${JSON.stringify({ name: NAME, version, type: 'module', private: true }, null, 2)}\n`);

@@ -11,7 +11,7 @@ import { assertAscii, LEAN } from './esbuild-lean.mjs';
 for (const f of readdirSync('dist')) if (f.startsWith('bundle-')) rmSync(`dist/${f}`);
 
 // Split at main.ts's dynamic import: dist/main.js is then a few lines that catch SIGHUP (src/sighup.ts)
-// before V8 has parsed the 15,000 lines of the rest, which go into dist/chunk-*.js.
+// before V8 has parsed the rest (1.5 MB of it), which goes into dist/bundle-*.js.
 await build({
   entryPoints: ['src/main.ts'],
   outdir: 'dist',

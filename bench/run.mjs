@@ -272,16 +272,7 @@ function hostDelta(a, b) {
   const total = d('busy') + d('idle') + d('iowait') + d('steal') || 1;
   return { hostBusyPct: Math.round((100 * d('busy')) / total), iowaitPct: Math.round((100 * d('iowait')) / total), stealPct: Math.round((100 * d('steal')) / total) };
 }
-/** RSS once a second over SOAK seconds at 64 connections; the trend of the second half. */
-/**
- * The soak (issue #24): SOAK seconds (60 by default; 1200 for the 20-minute soak) at a fixed
- * SOAK_RATE (2,000 callbacks/s) on 64 connections, fsync. Every second: the answers' p99 and max
- * and the non-2xx (from the load generator), the service's RSS, and from /metrics the slowest
- * write, fdatasync and request-to-answer inside the service (histogram buckets), the event loop's largest delay and the GC time. Reports
- * p99, max and non-2xx of the whole run, the RSS slope of its second half, and the five worst
- * seconds with what the service was doing in them (and the machine: the service's CPU time, the
- * host's busy, iowait and steal shares, the load average): where the time went when it stalls.
- */
+
 /**
  * The machine's speed, once a second: a fixed piece of arithmetic (~2 ms on this machine when it
  * runs at full speed) timed in CPU time, in a process on the server's core. This machine is a
@@ -304,6 +295,15 @@ function speedProbe() {
   return { us, stop: () => new Promise((resolve) => (child.once('exit', resolve), child.kill('SIGTERM'))) };
 }
 
+/**
+ * The soak (issue #24): SOAK seconds (60 by default; 1200 for the 20-minute soak) at a fixed
+ * SOAK_RATE (2,000 callbacks/s) on 64 connections, fsync. Every second: the answers' p99 and max
+ * and the non-2xx (from the load generator), the service's RSS, and from /metrics the slowest
+ * write, fdatasync and request-to-answer inside the service (histogram buckets), the event loop's largest delay and the GC time. Reports
+ * p99, max and non-2xx of the whole run, the RSS slope of its second half, and the five worst
+ * seconds with what the service was doing in them (and the machine: the service's CPU time, the
+ * host's busy, iowait and steal shares, the load average): where the time went when it stalls.
+ */
 async function soak() {
   const rate = Number(process.env.SOAK_RATE ?? 2000);
   const dir = mkdtempSync(join(tmpdir(), 'mea-bench-soak-'));

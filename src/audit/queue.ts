@@ -166,17 +166,18 @@ export class WriteQueue {
    * earlier copies still queued.
    */
   private dropSeen(data: string | Buffer, ids: readonly string[], w: Waiter): { text: string | Buffer; fresh: readonly string[] } {
+    // Both made only when a duplicate turns up: most callbacks have none.
     let drop: boolean[] | null = null;
-    const earlier = new Set<Entry>();
+    let earlier: Set<Entry> | null = null;
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i]!;
       const slot = this.pending.get(id);
       if (slot === undefined && !this.recent!.has(id)) continue;
       (drop ??= new Array<boolean>(ids.length).fill(false))[i] = true;
-      if (slot !== undefined) earlier.add(this.slots[slot]!);
+      if (slot !== undefined) (earlier ??= new Set()).add(this.slots[slot]!);
     }
     if (drop === null) return { text: data, fresh: ids };
-    for (const e of earlier) {
+    for (const e of earlier ?? []) {
       e.waiters.push(w);
       w.remaining++;
     }

@@ -46,6 +46,23 @@ t.test('grows past its first slots and keeps every id', async (t) => {
   t.notOk(table.has(idOf('absent')));
 });
 
+t.test('emptied after growing, it goes back to its smallest size and works on', async (t) => {
+  const table = new IdTable();
+  const slots = () => (table as unknown as { values: Int32Array }).values.length;
+  const ids = Array.from({ length: 5000 }, (_, i) => idOf(`burst${i}`));
+  ids.forEach((id) => table.set(id));
+  t.equal(slots(), 16384, 'grown: 5,000 ids at most half full');
+  ids.slice(1).forEach((id) => table.delete(id));
+  t.equal(slots(), 16384, 'one id left: the table keeps its size');
+  t.ok(table.has(ids[0]!));
+  t.ok(table.delete(ids[0]!));
+  t.equal(slots(), 1024, 'empty: back to 1,024 slots');
+  t.equal(table.size, 0);
+  table.set(ids[1]!, 3);
+  t.equal(table.get(ids[1]!), 3);
+  t.notOk(table.has(ids[0]!));
+});
+
 t.test('property: the same answers as a Map through any mix of sets and deletes, with colliding homes', async (t) => {
   // Ids whose first eight digits (the hash) share few values: long runs, wrapping at the end of
   // the table, and deletions from their middle.
